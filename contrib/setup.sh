@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set up Tether on a fresh Debian machine (as root): runc and busybox-static
+# from Debian, and a virtualenv in .venv with tether installed (editable, with
+# the test extras). Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup.sh: run as root (containers need root with runc): sudo $0" >&2
+    exit 1
+fi
+if ! command -v runc >/dev/null || [ ! -x /bin/busybox ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y runc busybox-static
+fi
+PYTHON=${PYTHON:-$(command -v python3.11 || command -v python3)}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e '.[test]'
+echo "setup.sh: ready: .venv/bin/tether, .venv/bin/tether-shim ($(.venv/bin/python --version))"

@@ -1,0 +1,3 @@
+"""The Tether manager: daemon, API and CLI."""
+
+__version__ = "0.1.0"

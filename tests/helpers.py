@@ -1,0 +1,93 @@
+"""Test helpers shared by unit, integration and later suites (no mocks)."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+from shim import state
+
+
+def wait_until(condition, timeout=10.0, interval=0.005, what="condition"):
+    """Poll CONDITION until it returns a truthy value; return it, or fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)  # poll interval of a deadline loop, not synchronisation
+
+
+def pid_alive(pid):
+    """Return True if PID exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(b")") + 2:][:1] != b"Z"
+
+
+def kill_if_alive(pid, sig=signal.SIGKILL):
+    """Send SIG to PID, ignoring a process that is already gone."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def processes_mentioning(text):
+    """Return pids (not ours) whose command line contains TEXT."""
+    needle = text.encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if needle in cmdline and pid_alive(int(name)):
+            found.append(int(name))
+    return found
+
+
+def runc_list(runtime_root):
+    """Return [(id, status, pid)] of the runc containers under RUNTIME_ROOT."""
+    if not os.path.isdir(runtime_root):
+        return []
+    out = subprocess.run(["runc", "--root", runtime_root, "list", "--format", "json"],
+                         capture_output=True, text=True, check=False).stdout
+    return [(c["id"], c["status"], c["pid"]) for c in json.loads(out or "null") or []]
+
+
+def runc_remove_all(runtime_root):
+    """Kill and delete every runc container under RUNTIME_ROOT."""
+    for cid, _status, _pid in runc_list(runtime_root):
+        subprocess.run(["runc", "--root", runtime_root, "delete", "--force", cid],
+                       capture_output=True, check=False)
+
+
+def read_log_records(path):
+    """Parse a CRI-format log into [(stream, tag, bytes)]."""
+    records = []
+    with open(path, "rb") as f:
+        data = f.read()
+    for line in data.split(b"\n")[:-1]:
+        ts, stream, tag, text = line.split(b" ", 3)
+        state.parse_time(ts.decode())
+        records.append((stream.decode(), tag.decode(), text))
+    return records
+
+
+def log_bytes(path, stream):
+    """Reassemble the bytes one stream wrote from a CRI-format log."""
+    out = bytearray()
+    for s, tag, text in read_log_records(path):
+        if s == stream:
+            out += text + (b"\n" if tag == "F" else b"")
+    return bytes(out)
