@@ -1,0 +1,183 @@
+"""The v1 routes of docs/api.md, on top of the service."""
+
+import base64
+import re
+
+from . import attach, bodies, execs, logs, openapi
+from .http import HttpError, Response, StreamResponse, UpgradeResponse
+
+VERSION = "0.1.0"
+ATTACH_PROTOCOL = "tether-attach"
+
+# (method, path template, handler name); {id} matches one path segment.
+ROUTES = [
+    ("GET", "/v1/version", "get_version"),
+    ("GET", "/v1/health", "get_health"),
+    ("GET", "/v1/openapi.json", "get_openapi"),
+    ("GET", "/v1/events", "get_events"),
+    ("GET", "/v1/containers", "list_containers"),
+    ("POST", "/v1/containers", "create_container"),
+    ("GET", "/v1/containers/{id}", "get_container"),
+    ("DELETE", "/v1/containers/{id}", "delete_container"),
+    ("POST", "/v1/containers/{id}/start", "start_container"),
+    ("POST", "/v1/containers/{id}/kill", "kill_container"),
+    ("POST", "/v1/containers/{id}/pause", "pause_container"),
+    ("POST", "/v1/containers/{id}/resume", "resume_container"),
+    ("POST", "/v1/containers/{id}/exec", "exec_container"),
+    ("GET", "/v1/containers/{id}/wait", "wait_container"),
+    ("POST", "/v1/containers/{id}/resize", "resize_container"),
+    ("GET", "/v1/containers/{id}/logs", "get_logs"),
+    ("GET", "/v1/containers/{id}/attach", "attach_container"),
+]
+
+
+def compile_routes(routes):
+    """Return [(method, regex, handler name)] for ROUTES."""
+    compiled = []
+    for method, template, name in routes:
+        pattern = re.escape(template).replace(re.escape("{id}"), "(?P<id>[^/]+)")
+        compiled.append((method, re.compile(pattern), name))
+    return compiled
+
+
+def match_route(compiled, method, path):
+    """Return (handler name, path params); 404 for no path, 405 for a wrong method."""
+    allowed = []
+    for route_method, regex, name in compiled:
+        match = regex.fullmatch(path)
+        if match:
+            if route_method == method:
+                return name, match.groupdict()
+            allowed.append(route_method)
+    if allowed:
+        raise HttpError(405, f"{method} {path}: method not allowed (use {', '.join(allowed)})")
+    raise HttpError(404, f"{method} {path}: no such route")
+
+
+def wrap_bad_request(handler):
+    """Turn BadRequest from body validation into 400."""
+    async def wrapped(request, **params):
+        """Call the handler; BadRequest becomes 400."""
+        try:
+            return await handler(request, **params)
+        except bodies.BadRequest as err:
+            raise HttpError(400, str(err)) from err
+    return wrapped
+
+
+def record_dict(record):
+    """Return the NDJSON object of one log record."""
+    return {"stream": record.stream, "time": record.time,
+            "data": base64.b64encode(record.payload()).decode("ascii")}
+
+
+class Api:
+    """Dispatch requests to the route handlers."""
+
+    def __init__(self, service, bus, changes):
+        self.service = service
+        self.events = bus
+        self.changes = changes
+        self.routes = compile_routes(ROUTES)
+
+    async def handle(self, request):
+        """Answer one request."""
+        name, params = match_route(self.routes, request.method, request.path)
+        return await wrap_bad_request(getattr(self, name))(request, **params)
+
+    async def get_version(self, request):
+        """Answer the version."""
+        return Response(200, {"version": VERSION, "api": "v1"})
+
+    async def get_health(self, request):
+        """Answer that the manager is alive."""
+        return Response(200, {"ok": True})
+
+    async def get_openapi(self, request):
+        """Answer the OpenAPI document."""
+        return Response(200, openapi.document(VERSION))
+
+    async def get_events(self, request):
+        """Stream events as NDJSON."""
+        since = bodies.parse_since(request.query)
+        return StreamResponse(self.events.subscribe(since))
+
+    async def list_containers(self, request):
+        """List the state objects, sorted by id."""
+        return Response(200, [c.to_dict() for c in self.service.registry.sorted_containers()])
+
+    async def create_container(self, request):
+        """Create a container."""
+        container = await self.service.create(request.json())
+        return Response(201, container.to_dict())
+
+    async def get_container(self, request, id):
+        """Answer one state object."""
+        return Response(200, self.service.container(id).to_dict())
+
+    async def delete_container(self, request, id):
+        """Delete a container."""
+        await self.service.delete(id, force=bodies.parse_flag(request.query, "force"))
+        return Response(204)
+
+    async def start_container(self, request, id):
+        """Start the init process."""
+        return Response(200, (await self.service.start(id)).to_dict())
+
+    async def kill_container(self, request, id):
+        """Send a signal."""
+        await self.service.kill(id, request.json())
+        return Response(204)
+
+    async def pause_container(self, request, id):
+        """Freeze the container."""
+        return Response(200, (await self.service.pause(id, True)).to_dict())
+
+    async def resume_container(self, request, id):
+        """Thaw the container."""
+        return Response(200, (await self.service.pause(id, False)).to_dict())
+
+    async def exec_container(self, request, id):
+        """Start an exec."""
+        proc = await execs.exec_process(self.service, id, request.json())
+        return Response(201, proc.to_dict())
+
+    async def wait_container(self, request, id):
+        """Wait for an exit."""
+        exec_id = bodies.parse_exec_id(request.query.get("exec_id"))
+        return Response(200, await self.service.wait(id, exec_id))
+
+    async def resize_container(self, request, id):
+        """Resize a terminal."""
+        self.service.resize(id, request.json())
+        return Response(204)
+
+    async def get_logs(self, request, id):
+        """Stream log records as NDJSON."""
+        query = request.query
+        proc = self.service.process(id, bodies.parse_exec_id(query.get("exec_id")))
+        follow = bodies.parse_flag(query, "follow")
+        records = logs.process_records(self.changes, proc, follow,
+                                       since_ns=bodies.parse_since(query),
+                                       tail=bodies.parse_tail(query))
+        return StreamResponse(self._log_objects(proc, records, follow))
+
+    async def _log_objects(self, proc, records, follow):
+        async for record in records:
+            yield record_dict(record)
+        if follow and proc.exit_code is not None:
+            yield {"exit_code": proc.exit_code}
+
+    async def attach_container(self, request, id):
+        """Upgrade to the attach stream."""
+        query = request.query
+        proc = self.service.process(id, bodies.parse_exec_id(query.get("exec_id")))
+        if not request.wants_upgrade(ATTACH_PROTOCOL):
+            raise HttpError(400, f"attach {id}: send Connection: Upgrade and "
+                                 f"Upgrade: {ATTACH_PROTOCOL}")
+        from_start = bodies.parse_flag(query, "logs")
+
+        async def run(reader, writer):
+            """Serve the attach stream on the upgraded connection."""
+            await attach.serve_attach(self.changes, proc, from_start, reader, writer)
+        return UpgradeResponse(ATTACH_PROTOCOL, run)

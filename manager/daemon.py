@@ -1,0 +1,220 @@
+"""`tether daemon`: the manager, one asyncio loop, until SIGTERM or SIGINT."""
+
+import asyncio
+import fcntl
+import grp
+import logging
+import os
+import signal
+import stat
+import sys
+
+from shim import state
+
+from . import api, events, http, registry, scan, service, tracker, watch
+
+log = logging.getLogger("tether.daemon")
+
+PID_FILE = "tether.pid"
+SOCKET = "tether.sock"
+LOG_FILE = "tether.log"
+
+
+class StartError(Exception):
+    """The manager cannot start (one clear line for the user)."""
+
+
+def prepare_root(root):
+    """Create ROOT (0711) and ROOT/containers (0711)."""
+    for path in (root, state.containers_dir(root)):
+        try:
+            os.makedirs(path, state.ROOT_MODE, exist_ok=True)
+            os.chmod(path, state.ROOT_MODE)
+        except OSError as err:
+            raise StartError(f"create state dir {path}: {err.strerror}") from err
+
+
+def lock_root(root):
+    """Hold ROOT/tether.pid with flock and write our pid into it; return its fd."""
+    path = os.path.join(root, PID_FILE)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise StartError(f"open pid file {path}: {err.strerror}") from err
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise StartError(f"another manager (pid {holder}) is running on {root}") from None
+    write_pid(fd)
+    return fd
+
+
+def write_pid(fd):
+    """Replace the content of the pid file FD with our pid."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+
+def listen_socket_path(path, group):
+    """Remove a stale socket at PATH (we hold the root's lock, so it is stale); return the gid."""
+    try:
+        if not stat.S_ISSOCK(os.lstat(path).st_mode):
+            raise StartError(f"listen on {path}: exists and is not a socket")
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    if group is not None:
+        try:
+            return grp.getgrnam(group).gr_gid
+        except KeyError:
+            raise StartError(f"socket group {group}: no such group") from None
+    return None
+
+
+class Manager:
+    """The running manager: registry, watches, service and API server."""
+
+    def __init__(self, root, socket_path, runtime_root, socket_group=None):
+        self.root = root
+        self.socket_path = socket_path
+        self.socket_group = socket_group
+        self.registry = registry.Registry()
+        self.events = events.EventBus()
+        self.changes = watch.LogChanges()
+        self.tracker = tracker.Tracker(self.registry, self.events, self.changes)
+        self.service = service.Service(root, runtime_root, self.registry, self.events,
+                                       self.tracker)
+        self.exits = watch.ExitWatch(state.containers_dir(root), self.tracker.on_exit_status,
+                                     self.tracker.on_overflow)
+        self.server = http.Server(api.Api(self.service, self.events, self.changes).handle)
+
+    async def start(self):
+        """Watch, scan, reattach, then listen (in this order: nothing is missed)."""
+        self.exits.start()
+        self.changes.start()
+        for cscan in scan.scan_containers(state.containers_dir(self.root)):
+            try:
+                self.tracker.adopt(cscan)
+            except (OSError, state.StateError) as err:
+                log.error("reattach %s: %s", cscan.dir, err)
+        await asyncio.gather(*(self.service.refresh_status(c)
+                               for c in self.registry.sorted_containers()))
+        log.info("reattached %d containers", len(self.registry.containers))
+        await self._listen()
+
+    async def _listen(self):
+        gid = listen_socket_path(self.socket_path, self.socket_group)
+        old_umask = os.umask(0o177)
+        try:
+            await self.server.listen(self.socket_path)
+        finally:
+            os.umask(old_umask)
+        if gid is not None:
+            os.chown(self.socket_path, -1, gid)
+            os.chmod(self.socket_path, 0o660)
+        else:
+            os.chmod(self.socket_path, 0o600)
+        log.info("listening on %s", self.socket_path)
+
+    async def stop(self):
+        """Stop serving; containers and shims go on without us."""
+        await self.server.close()
+        for proc in self.registry.all_processes():
+            watch.unwatch_shim(proc)
+        self.exits.close()
+        self.changes.close()
+        try:
+            os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+
+
+async def serve(root, socket_path, runtime_root, socket_group, ready_fd=None):
+    """Run the manager until SIGTERM or SIGINT."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    manager = Manager(root, socket_path, runtime_root, socket_group)
+    await manager.start()
+    if ready_fd is not None:
+        os.write(ready_fd, b"ready\n")
+        os.close(ready_fd)
+    await stopping.wait()
+    log.info("stopping (containers keep running)")
+    await manager.stop()
+
+
+def setup_logging(stream):
+    """Log to STREAM, one line per record."""
+    logging.basicConfig(level=logging.INFO, stream=stream,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_foreground(root, socket_path, runtime_root, socket_group, ready_fd=None):
+    """Run the manager in this process; return the exit status."""
+    try:
+        asyncio.run(serve(root, socket_path, runtime_root, socket_group, ready_fd))
+    except StartError as err:
+        print(f"tether: {err}", file=sys.stderr)
+        return 125
+    except OSError as err:
+        print(f"tether: start manager on {root}: {err}", file=sys.stderr)
+        return 125
+    return 0
+
+
+def run_detached(root, socket_path, runtime_root, socket_group, lock_fd):
+    """Daemonize; return 0 once the daemon listens (its readiness pipe), else 125."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(read_fd)
+        code = 125
+        try:
+            code = _daemon_child(root, socket_path, runtime_root, socket_group,
+                                 lock_fd, write_fd)
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    os.close(lock_fd)
+    with os.fdopen(read_fd, "rb") as ready:
+        answer = ready.read()
+    os.waitpid(pid, 0)
+    if answer.strip() != b"ready":
+        print(f"tether: the manager did not start; see {os.path.join(root, LOG_FILE)}",
+              file=sys.stderr)
+        return 125
+    return 0
+
+
+def _daemon_child(root, socket_path, runtime_root, socket_group, lock_fd, ready_fd):
+    import daemon  # python-daemon: only the detaching path pays for its import
+
+    log_file = open(os.path.join(root, LOG_FILE), "a")
+    context = daemon.DaemonContext(
+        files_preserve=[lock_fd, ready_fd, log_file], umask=0o022, working_directory="/",
+        detach_process=True, signal_map={}, stdout=log_file, stderr=log_file)
+    with context:
+        write_pid(lock_fd)
+        setup_logging(log_file)
+        return run_foreground(root, socket_path, runtime_root, socket_group, ready_fd)
+
+
+def run(root, socket_path=None, detach=False, runtime_root=None, socket_group=None):
+    """Run the manager on ROOT until SIGTERM/SIGINT (DETACH: daemonize); return the exit status."""
+    root = os.path.abspath(root or state.default_root())
+    socket_path = os.path.abspath(socket_path or os.path.join(root, SOCKET))
+    runtime_root = os.path.abspath(runtime_root or os.path.join(root, "runc"))
+    try:
+        prepare_root(root)
+        lock_fd = lock_root(root)
+    except StartError as err:
+        print(f"tether: {err}", file=sys.stderr)
+        return 125
+    if detach:
+        return run_detached(root, socket_path, runtime_root, socket_group, lock_fd)
+    setup_logging(sys.stderr)
+    return run_foreground(root, socket_path, runtime_root, socket_group)

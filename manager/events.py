@@ -1,0 +1,84 @@
+"""The event bus: lifecycle events fanned out to NDJSON subscribers."""
+
+import asyncio
+import collections
+import logging
+
+from shim import state
+
+log = logging.getLogger("tether.events")
+
+TYPES = ("create", "start", "exit", "oom", "delete", "pause", "resume", "shim-lost")
+QUEUE_MAX = 4096
+HISTORY = 1000
+
+
+class EventBus:
+    """Fan events out to subscriber queues; a subscriber that falls behind is dropped."""
+
+    def __init__(self):
+        self._queues = set()
+        self.history = collections.deque(maxlen=HISTORY)
+
+    def emit(self, kind, container_id, exec_id=None, time=None, **extra):
+        """Publish one event; TIME (RFC 3339) defaults to now."""
+        event = {"type": kind, "id": container_id, "exec_id": exec_id,
+                 "time": time or state.format_time(state.now_ns())}
+        event.update(extra)
+        self.history.append(event)
+        log.info("event %s %s%s", kind, container_id, f" exec {exec_id}" if exec_id else "")
+        for queue in list(self._queues):
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                # A stalled reader must not grow the manager's memory without bound.
+                log.warning("drop an events subscriber: %d events behind", QUEUE_MAX)
+                self._queues.discard(queue)
+        return event
+
+    def subscribe(self, since_ns=None):
+        """Return a Subscription: recent events at or after SINCE_NS, then live ones."""
+        replay = []
+        if since_ns is not None:
+            replay = [e for e in self.history if state.parse_time(e["time"]) >= since_ns]
+        queue = asyncio.Queue(QUEUE_MAX)
+        # Registered now, not at the first iteration: nothing published after
+        # the subscribe call is missed.
+        self._queues.add(queue)
+        return Subscription(self, queue, replay)
+
+    def unsubscribe(self, queue):
+        """Stop delivering to QUEUE."""
+        self._queues.discard(queue)
+
+    def is_subscribed(self, queue):
+        """Return True while QUEUE still receives events."""
+        return queue in self._queues
+
+    @property
+    def subscribers(self):
+        """Return the number of live subscribers."""
+        return len(self._queues)
+
+
+class Subscription:
+    """An async iterator over one subscriber's events; aclose() unsubscribes."""
+
+    def __init__(self, bus, queue, replay):
+        self.bus = bus
+        self.queue = queue
+        self.replay = collections.deque(replay)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self.replay:
+            return self.replay.popleft()
+        if not self.bus.is_subscribed(self.queue) and self.queue.empty():
+            raise StopAsyncIteration
+        return await self.queue.get()
+
+    async def aclose(self):
+        """Unsubscribe."""
+        self.bus.unsubscribe(self.queue)

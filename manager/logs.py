@@ -1,0 +1,218 @@
+"""Read and follow a process's output.log (CRI format, with rotated files)."""
+
+import asyncio
+import collections
+import os
+
+from shim import state
+
+READ_SIZE = 1 << 16
+
+
+class Record:
+    """One CRI log record: time (RFC 3339), stream, partial flag and bytes."""
+
+    __slots__ = ("time", "stream", "partial", "data")
+
+    def __init__(self, time, stream, partial, data):
+        self.time = time
+        self.stream = stream
+        self.partial = partial
+        self.data = data
+
+    def payload(self):
+        """Return the bytes the process wrote (a full record ends with a newline)."""
+        return self.data if self.partial else self.data + b"\n"
+
+
+def parse_record(line):
+    """Parse one log line (without its newline) `TIME STREAM F|P TEXT`; None if malformed."""
+    parts = line.split(b" ", 3)
+    if len(parts) < 3:
+        return None
+    time, stream, tag = parts[0], parts[1], parts[2]
+    if stream not in (b"stdout", b"stderr") or tag not in (b"F", b"P"):
+        return None
+    try:
+        text = time.decode("ascii")
+        state.parse_time(text)
+    except ValueError:
+        return None
+    data = parts[3] if len(parts) == 4 else b""
+    return Record(text, stream.decode(), tag == b"P", data)
+
+
+def split_lines(buffer):
+    """Return (records, rest): parse the complete lines of BUFFER, keep the partial tail."""
+    *lines, rest = buffer.split(b"\n")
+    records = [r for r in map(parse_record, lines) if r is not None]
+    return records, rest
+
+
+def rotated_paths(proc_dir):
+    """Return the rotated logs, oldest first (output.log.N ... output.log.1)."""
+    prefix = state.OUTPUT_LOG + "."
+    numbered = []
+    try:
+        names = os.listdir(proc_dir)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        suffix = name[len(prefix):]
+        if name.startswith(prefix) and suffix.isdigit():
+            numbered.append((int(suffix), os.path.join(proc_dir, name)))
+    return [path for _n, path in sorted(numbered, reverse=True)]
+
+
+def select_records(records, since_ns=None, tail=None):
+    """Keep records at or after SINCE_NS, then only the last TAIL of them."""
+    if since_ns is not None:
+        records = [r for r in records if state.parse_time(r.time) >= since_ns]
+    if tail is not None:
+        records = records[-tail:] if tail > 0 else []
+    return records
+
+
+class LogCursor:
+    """A position in a process's log that survives rotation (it keeps its file open)."""
+
+    def __init__(self, proc_dir):
+        self.dir = proc_dir
+        self.path = os.path.join(proc_dir, state.OUTPUT_LOG)
+        self.file = None
+        self.rest = b""
+
+    def open(self, at_end):
+        """Open output.log (at its end, or at its start); False if it does not exist yet."""
+        try:
+            self.file = open(self.path, "rb")
+        except FileNotFoundError:
+            return False
+        if at_end:
+            self.file.seek(0, os.SEEK_END)
+        return True
+
+    def open_oldest(self):
+        """Open the oldest log file (rotated ones first); False if there is none yet."""
+        for ino, path in self._chain():
+            try:
+                candidate = open(path, "rb")
+            except FileNotFoundError:
+                continue
+            if os.fstat(candidate.fileno()).st_ino == ino:
+                self.file = candidate
+                return True
+            candidate.close()
+        return False
+
+    def read_new(self, limit=1 << 20):
+        """Return (records, at_end) from at most LIMIT bytes, following rotation."""
+        records = []
+        while limit > 0:
+            if self.file is None:
+                if not self.open_oldest():
+                    return records, True
+                continue
+            data = self.file.read(min(READ_SIZE, limit))
+            if data:
+                limit -= len(data)
+                found, self.rest = split_lines(self.rest + data)
+                records += found
+            elif not self._switch_if_rotated():
+                return records, True
+        return records, False
+
+    def _switch_if_rotated(self):
+        """At EOF: if our file was rotated, continue with the file written after it."""
+        mine = os.fstat(self.file.fileno()).st_ino
+        chain = self._chain()
+        inodes = [ino for ino, _path in chain]
+        if not chain or inodes[-1] == mine:
+            return False
+        # Rotation may have happened more than once since the last read: the
+        # next file is the one after ours (or the oldest left, if ours is gone).
+        ino, path = chain[inodes.index(mine) + 1] if mine in inodes else chain[0]
+        try:
+            new_file = open(path, "rb")
+        except FileNotFoundError:
+            return True
+        if os.fstat(new_file.fileno()).st_ino != ino:
+            new_file.close()
+            return True
+        self.file.close()
+        self.file, self.rest = new_file, b""
+        return True
+
+    def _chain(self):
+        """Return [(inode, path)] of the rotated files, oldest first, then output.log.
+
+        A rotation renames every file in turn: a listing taken in the middle of
+        one can miss a file, so take listings until two in a row agree.
+        """
+        previous = None
+        for _attempt in range(20):
+            chain = []
+            for path in rotated_paths(self.dir) + [self.path]:
+                try:
+                    chain.append((os.stat(path).st_ino, path))
+                except FileNotFoundError:
+                    continue
+            if chain == previous and len({ino for ino, _ in chain}) == len(chain):
+                break
+            previous = chain
+        return chain
+
+    def close(self):
+        """Close the open log file."""
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+async def follow_log(proc_dir, from_start, is_complete, wait_change, since_ns=None, tail=None):
+    """Yield records (history first when FROM_START) until IS_COMPLETE() and the log is drained."""
+    cursor = LogCursor(proc_dir)
+    window = collections.deque(maxlen=tail) if tail is not None and from_start else None
+    try:
+        if from_start:
+            cursor.open_oldest()
+        else:
+            cursor.open(at_end=True)
+        while True:
+            # Check completion before reading: what was written before the shim
+            # exited is then surely read by the read below.
+            complete = is_complete()
+            records, at_end = cursor.read_new()
+            records = select_records(records, since_ns)
+            if window is not None:
+                # Only the last TAIL records of the history: keep a bounded window.
+                window.extend(records)
+                records = []
+                if at_end:
+                    records, window = list(window), None
+            for record in records:
+                yield record
+            if not at_end:
+                await asyncio.sleep(0)  # a long history must not hold the loop
+            elif complete:
+                return
+            else:
+                await wait_change()
+    finally:
+        cursor.close()
+
+
+async def process_records(changes, proc, follow, from_start=True, since_ns=None, tail=None):
+    """Yield the log records of PROC; with FOLLOW, until its shim is gone and the log drained."""
+    if not follow:
+        async for record in follow_log(proc.dir, True, lambda: True, None, since_ns, tail):
+            yield record
+        return
+    event = changes.subscribe(proc.dir)
+    try:
+        async for record in follow_log(proc.dir, from_start,
+                                       lambda: proc.finished and proc.shim_gone,
+                                       lambda: changes.wait(event), since_ns, tail):
+            yield record
+    finally:
+        changes.unsubscribe(proc.dir)

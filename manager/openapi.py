@@ -1,0 +1,151 @@
+"""The OpenAPI 3 description of the v1 API (served at /v1/openapi.json)."""
+
+import copy
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema, description="OK"):
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _ndjson(schema, description):
+    return {"description": description,
+            "content": {"application/x-ndjson": {"schema": schema}}}
+
+
+_ERRORS = {str(code): _json(_ref("Error"), text) for code, text in (
+    (400, "bad input"), (404, "no such container or exec"),
+    (409, "wrong state or duplicate id"), (413, "body over 1 MiB"),
+    (500, "tether's own failure"), (502, "the runtime failed"))}
+_NO_CONTENT = {"description": "done"}
+_ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "string",
+       "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}}
+
+
+def _query(name, schema_type="string", description=""):
+    return {"name": name, "in": "query", "required": False,
+            "schema": {"type": schema_type}, "description": description}
+
+
+_EXEC_Q = _query("exec_id", description="an exec of the container; omitted for init")
+
+
+def _op(summary, responses, params=(), body=None):
+    op = {"summary": summary, "responses": {**responses, **_ERRORS}}
+    if params:
+        op["parameters"] = list(params)
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+PATHS = {
+    "/v1/version": {"get": _op("Version of tether and of the API", {"200": _json(
+        {"type": "object", "properties": {"version": {"type": "string"},
+                                          "api": {"type": "string"}}})})},
+    "/v1/health": {"get": _op("Liveness of the manager", {"200": _json(
+        {"type": "object", "properties": {"ok": {"type": "boolean"}}})})},
+    "/v1/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})})},
+    "/v1/events": {"get": _op("Stream of lifecycle events", {
+        "200": _ndjson(_ref("Event"), "one event per line")},
+        [_query("since", description="replay recent events at or after this RFC 3339 time")])},
+    "/v1/containers": {
+        "get": _op("List containers, sorted by id", {"200": _json(
+            {"type": "array", "items": _ref("State")})}),
+        "post": _op("Create a container (status created)", {"201": _json(_ref("State"))},
+                    body=_ref("CreateBody")),
+    },
+    "/v1/containers/{id}": {
+        "get": _op("State of a container", {"200": _json(_ref("State"))}, [_ID]),
+        "delete": _op("Delete a stopped container (force: kill it first)", {"204": _NO_CONTENT},
+                      [_ID, _query("force", description="1 to kill first")]),
+    },
+    "/v1/containers/{id}/start": {"post": _op("Start the init process",
+                                              {"200": _json(_ref("State"))}, [_ID])},
+    "/v1/containers/{id}/kill": {"post": _op("Send a signal", {"204": _NO_CONTENT}, [_ID],
+                                             _ref("KillBody"))},
+    "/v1/containers/{id}/pause": {"post": _op("Freeze the container",
+                                              {"200": _json(_ref("State"))}, [_ID])},
+    "/v1/containers/{id}/resume": {"post": _op("Thaw the container",
+                                               {"200": _json(_ref("State"))}, [_ID])},
+    "/v1/containers/{id}/exec": {"post": _op("Run another process in the container",
+                                             {"201": _json(_ref("Process"))}, [_ID],
+                                             _ref("ExecBody"))},
+    "/v1/containers/{id}/wait": {"get": _op("Block until the process exits", {"200": _json(
+        _ref("Exit"))}, [_ID, _EXEC_Q])},
+    "/v1/containers/{id}/resize": {"post": _op("Set the terminal size", {"204": _NO_CONTENT},
+                                               [_ID], _ref("ResizeBody"))},
+    "/v1/containers/{id}/logs": {"get": _op("The persisted output, optionally followed", {
+        "200": _ndjson(_ref("LogRecord"), "one record per line, then {exit_code} when "
+                                           "following ended because the process exited")},
+        [_ID, _EXEC_Q, _query("follow", description="1 to follow"),
+         _query("since", description="RFC 3339 time"), _query("tail", "integer"),
+         _query("timestamps", description="accepted; records always carry their time")])},
+    "/v1/containers/{id}/attach": {"get": _op(
+        "Upgrade to the framed attach stream (docs/api.md, 'Attach stream')",
+        {"101": {"description": "switching to tether-attach frames"}},
+        [_ID, _EXEC_Q, _query("logs", description="1 to start at the start of the log"),
+         {"name": "Upgrade", "in": "header", "required": True,
+          "schema": {"type": "string", "enum": ["tether-attach"]}}])},
+}
+
+_STR = {"type": "string"}
+_TIME = {"type": "string", "format": "date-time", "nullable": True}
+_INT_N = {"type": "integer", "nullable": True}
+_STRS = {"type": "array", "items": _STR}
+_SIZE = {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2}
+_PROCESS = {"id": _STR, "status": {"type": "string", "enum": [
+    "created", "running", "paused", "stopped", "unknown"]}, "pid": _INT_N, "shim_pid": _INT_N,
+    "created_at": _TIME, "started_at": _TIME, "exited_at": _TIME, "exit_code": _INT_N,
+    "oom_killed": {"type": "boolean"}, "tty": {"type": "boolean"},
+    "stdin": {"type": "boolean"}, "error": {"type": "string"}}
+
+SCHEMAS = {
+    "Error": {"type": "object", "required": ["error"], "properties": {
+        "error": _STR, "exit_code": {"type": "integer"}}},
+    "Process": {"type": "object", "properties": _PROCESS},
+    "State": {"type": "object", "properties": {
+        **_PROCESS, "bundle": _STR, "runtime": _STR,
+        "labels": {"type": "object", "additionalProperties": _STR},
+        "processes": {"type": "array", "items": _ref("Process")}}},
+    "CreateBody": {"type": "object", "required": ["id"], "properties": {
+        "id": _STR, "bundle": _STR, "rootfs": _STR, "args": _STRS, "tty": {"type": "boolean"},
+        "stdin": {"type": "boolean"}, "env": _STRS, "cwd": _STR, "runtime": _STR,
+        "labels": {"type": "object", "additionalProperties": _STR}, "console_size": _SIZE,
+        "log_max_size": {"type": "integer"}, "log_max_files": {"type": "integer"}}},
+    "ExecBody": {"type": "object", "required": ["args"], "properties": {
+        "exec_id": _STR, "args": _STRS, "env": _STRS, "cwd": _STR, "tty": {"type": "boolean"},
+        "stdin": {"type": "boolean"}, "console_size": _SIZE}},
+    "KillBody": {"type": "object", "properties": {
+        "signal": {"oneOf": [_STR, {"type": "integer"}]}, "all": {"type": "boolean"},
+        "exec_id": {"type": "string", "nullable": True}}},
+    "ResizeBody": {"type": "object", "required": ["cols", "rows"], "properties": {
+        "cols": {"type": "integer"}, "rows": {"type": "integer"},
+        "exec_id": {"type": "string", "nullable": True}}},
+    "Exit": {"type": "object", "properties": {
+        "exit_code": {"type": "integer"}, "exited_at": _TIME, "oom_killed": {"type": "boolean"}}},
+    "LogRecord": {"type": "object", "properties": {
+        "stream": {"type": "string", "enum": ["stdout", "stderr"]}, "time": _TIME,
+        "data": {"type": "string", "format": "byte"}, "exit_code": {"type": "integer"}}},
+    "Event": {"type": "object", "properties": {
+        "type": {"type": "string", "enum": ["create", "start", "exit", "oom", "delete",
+                                            "pause", "resume", "shim-lost"]},
+        "id": _STR, "exec_id": {"type": "string", "nullable": True}, "time": _TIME,
+        "exit_code": {"type": "integer"}, "pid": {"type": "integer"}}},
+}
+
+
+def document(version):
+    """Return the OpenAPI 3 document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "tether manager API", "version": version,
+                 "description": "HTTP/1.1 + JSON over the unix socket ROOT/tether.sock; "
+                                "see docs/api.md."},
+        "servers": [{"url": "http://tether"}],
+        "paths": copy.deepcopy(PATHS),
+        "components": {"schemas": copy.deepcopy(SCHEMAS)},
+    }

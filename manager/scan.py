@@ -1,0 +1,121 @@
+"""Reattach: gather the facts of each process directory, then classify them (pure)."""
+
+import collections
+import logging
+import os
+
+from shim import state
+
+log = logging.getLogger("tether.scan")
+
+RUNNING = "running"
+EXITED = "exited"
+SHIM_LOST = "shim-lost"
+BROKEN = "broken"
+
+# shim_pid, exit_status: "ok" | "missing" | "malformed"; shim_alive: bool
+Facts = collections.namedtuple("Facts", "shim_pid shim_alive exit_status")
+
+
+def classify(facts):
+    """Decide what a process directory is: running, exited, shim-lost or broken."""
+    if facts.exit_status == "ok":
+        # The exit status is the commit point: whatever else is there, it exited.
+        return EXITED
+    if facts.exit_status == "malformed":
+        return BROKEN
+    if facts.shim_pid != "ok":
+        # No shim ever recorded itself (or its record is torn): nothing to reattach to.
+        return BROKEN
+    if facts.shim_alive:
+        return RUNNING
+    return SHIM_LOST
+
+
+class ProcessScan:
+    """Everything read from one process directory, and its classification."""
+
+    def __init__(self, proc_dir):
+        self.dir = proc_dir
+        self.errors = []
+        self.shim = None
+        self.exit_status = None
+        self.pid = None
+        self.starttime = None
+        self.process_json = {}
+        self.times = {}
+        self.verdict = None
+
+    def _read(self, reader, *args):
+        try:
+            return "ok", reader(*args)
+        except state.StateError as err:
+            self.errors.append(str(err))
+            return ("missing" if "no such file" in str(err) else "malformed"), None
+
+    def gather(self):
+        """Read the files of the directory and classify it; never raises StateError."""
+        shim_fact, self.shim = self._read(state.read_shim_pid, self.dir)
+        if not os.path.exists(os.path.join(self.dir, state.EXIT_STATUS)):
+            exit_fact = "missing"
+        else:
+            exit_fact, self.exit_status = self._read(state.read_exit_status, self.dir)
+        alive = shim_fact == "ok" and state.pid_alive(*self.shim)
+        self.verdict = classify(Facts(shim_fact, alive, exit_fact))
+        self._read_optional()
+        return self
+
+    def _read_optional(self):
+        for name, attr in ((state.PID, "pid"), (state.STARTTIME, "starttime")):
+            path = os.path.join(self.dir, name)
+            if os.path.exists(path):
+                setattr(self, attr, self._read(state.read_int, path)[1])
+        for name, attr in ((state.PROCESS_JSON, "process_json"), (TIMES_JSON, "times")):
+            path = os.path.join(self.dir, name)
+            if os.path.exists(path):
+                setattr(self, attr, self._read(state.read_json, path)[1] or {})
+
+
+TIMES_JSON = "times.json"
+
+
+class ContainerScan:
+    """One container directory: its container.json and its process directories."""
+
+    def __init__(self, cdir):
+        self.dir = cdir
+        self.id = os.path.basename(cdir)
+        self.meta = None
+        self.error = None
+        self.processes = {}
+
+    def gather(self):
+        """Read container.json and scan every process directory."""
+        try:
+            self.meta = state.read_json(os.path.join(self.dir, state.CONTAINER_JSON))
+        except state.StateError as err:
+            self.error = str(err)
+        for name in sorted(os.listdir(self.dir)):
+            path = os.path.join(self.dir, name)
+            if name.startswith(".") or name == "bundle" or not os.path.isdir(path):
+                continue
+            if name != state.INIT and not state.ID_RE.fullmatch(name):
+                continue
+            self.processes[name] = ProcessScan(path).gather()
+        return self
+
+
+def scan_containers(containers_path):
+    """Return a ContainerScan for every container directory (hidden names skipped)."""
+    found = []
+    for name in sorted(os.listdir(containers_path)):
+        path = os.path.join(containers_path, name)
+        if name.startswith(".") or not state.ID_RE.fullmatch(name) or not os.path.isdir(path):
+            if name.startswith(".deleted-"):
+                state.remove_tree(path)
+            continue
+        try:
+            found.append(ContainerScan(path).gather())
+        except OSError as err:
+            log.error("scan container %s: %s", path, err)
+    return found

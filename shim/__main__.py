@@ -1,0 +1,123 @@
+"""tether-shim: own one container process; main reads as its steps.
+
+parse -> load the process spec -> detach (the invoker waits for the result)
+-> prepare files -> create -> start -> report -> serve until exit -> exitStatus.
+"""
+
+import os
+import sys
+
+from shim import config, result
+
+
+def main(argv=None):
+    """Run the shim; return the exit status for the invoking process."""
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        cfg = config.parse_args(argv)
+        process = config.load_process(cfg)
+    except config.HelpRequested:
+        sys.stdout.write(config.format_help())
+        return 0
+    except config.ConfigError as err:
+        failed = result.failure(err)
+        result.send_result([err.sync_fd, err.result_fd], failed, close=False)
+        return result.print_result(failed)
+    if cfg.result_fd is not None:  # the lean interpreter of a detached shim
+        return run_shim(cfg, process, [cfg.result_fd, cfg.sync_fd])
+    if cfg.foreground:
+        return enter_shim(cfg, process, None)
+    from shim import detach
+    return detach.run_detached(cfg, lambda result_fd: enter_shim(cfg, process, result_fd))
+
+
+def enter_shim(cfg, process, result_fd):
+    """Become the subreaper, then go on in a lean interpreter (or here if exec fails)."""
+    from shim import service
+    try:
+        service.become_subreaper()  # kept across execve; ctypes stays out of the lean shim
+    except OSError as err:
+        failed = result.failure(f"start shim: {err.strerror}")
+        result.send_result([result_fd, cfg.sync_fd], failed)
+        return result.print_result(failed) if result_fd is None else failed["exit_code"]
+    if not sys.flags.no_site and sys.executable:
+        exec_lean(config.to_argv(cfg), result_fd, cfg.sync_fd)
+    return run_shim(cfg, process, [result_fd, cfg.sync_fd], foreground=cfg.foreground)
+
+
+def exec_lean(argv, result_fd, sync_fd):
+    """Re-exec as `python -I -S` (no site, python-daemon or ctypes: ~3 MB less per shim)."""
+    # Returns only if the exec failed (the shim then carries on in this process).
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    boot = (f"import sys; sys.path[:0] = [{parent!r}]; "
+            "from shim.__main__ import main; sys.exit(main())")
+    args = list(argv)
+    if result_fd is not None:
+        args += ["--result-fd", str(result_fd)]
+    for fd in (result_fd, sync_fd):
+        if fd is not None:
+            os.set_inheritable(fd, True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, [sys.executable, "-I", "-S", "-c", boot, *args])
+    except OSError as err:
+        sys.stderr.write(f"tether-shim: exec {sys.executable}: {err.strerror}; "
+                         "going on without a lean interpreter\n")
+
+
+def run_shim(cfg, process, result_fds, foreground=False):
+    """Prepare, create, start and serve the process; report the start-up to RESULT_FDS."""
+    from shim import service, shimlog
+    from shim.spawn import StartError
+    for fd in result_fds:
+        if fd is not None:
+            os.set_inheritable(fd, False)  # never into the runtime or the container
+    log = shimlog.ShimLog(to_stderr=foreground)
+    shim = service.Shim(cfg, process, log)
+    try:
+        shim.prepare()
+        shim.create()
+        if cfg.start:
+            shim.start()
+    except StartError as err:
+        return fail_start(shim, log, err, err.exit_code, result_fds, foreground)
+    except Exception as err:  # any other failure must still reach the starter
+        return fail_start(shim, log, f"start {cfg.id}: {err}", result.EXIT_FAILED, result_fds,
+                          foreground, trace=True)
+    started = result.success(os.getpid(), shim.pid)
+    result.send_result(result_fds, started)
+    if foreground:
+        result.print_result(started)
+    log("info", "start-up reported", **started)
+    try:
+        code = shim.serve()
+    except Exception:  # nobody sees the daemon's stderr: leave the reason in shim.log
+        import traceback
+        log("error", "shim failed while serving", traceback=traceback.format_exc())
+        raise
+    log.close()
+    return code if foreground else 0
+
+
+def fail_start(shim, log, message, exit_code, result_fds, foreground, trace=False):
+    """Undo the start-up, report MESSAGE with EXIT_CODE, return EXIT_CODE."""
+    fields = {}
+    if trace:
+        import traceback
+        fields["traceback"] = traceback.format_exc()
+    log("error", f"start-up failed: {message}", exit_code=exit_code, **fields)
+    try:
+        shim.abort()
+    finally:
+        failed = result.failure(message, exit_code)
+        # Left open until we exit: EOF then tells the starter the failed shim is gone.
+        result.send_result(result_fds, failed, close=False)
+        if foreground:
+            result.print_result(failed)
+        log.close()
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""A real manager process for CLI tests, and a helper that runs the `tether` CLI.
+
+Import the fixtures into a test module with `from cliutil import manager, tether`.
+"""
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import helpers
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN_DIR = os.path.dirname(os.path.abspath(sys.executable))
+# The installed console script, so that the real entry point is what runs.
+TETHER = (os.path.join(BIN_DIR, "tether") if os.path.exists(os.path.join(BIN_DIR, "tether"))
+          else None)
+TETHER_ARGV = [TETHER] if TETHER else [sys.executable, "-m", "manager.cli"]
+START_TIMEOUT = 15
+
+
+def socket_answers(path):
+    """Return True if a unix socket at PATH accepts a connection."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError:
+        return False
+    finally:
+        sock.close()
+    return True
+
+
+def run_tether(root, *args, input=None, timeout=60, binary=False):
+    """Run `tether --root ROOT ARGS...`; return (rc, stdout, stderr)."""
+    proc = subprocess.run(TETHER_ARGV + ["--root", root, *args], input=input,
+                          capture_output=True, timeout=timeout,
+                          stdin=None if input is not None else subprocess.DEVNULL)
+    if binary:
+        return proc.returncode, proc.stdout, proc.stderr
+    return (proc.returncode, proc.stdout.decode(errors="replace"),
+            proc.stderr.decode(errors="replace"))
+
+
+def spawn_tether(root, *args):
+    """Start `tether --root ROOT ARGS...` with its stdout and stderr on pipes."""
+    return subprocess.Popen(TETHER_ARGV + ["--root", root, *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def read_until(proc, needle, timeout=10):
+    """Read PROC's stdout until it holds NEEDLE (bytes, or a test of the bytes); return them."""
+    data = proc.read_so_far if hasattr(proc, "read_so_far") else b""
+    found = needle if callable(needle) else (lambda data: needle in data)
+
+    def more():
+        nonlocal data
+        if found(data):
+            return True
+        ready, _, _ = select.select([proc.stdout], [], [], 0.05)
+        if ready:
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                raise AssertionError(f"EOF before {needle!r}; got {data!r}")
+            data += chunk
+        return found(data)
+
+    try:
+        helpers.wait_until(more, timeout, interval=0, what=f"{needle!r} on stdout")
+    finally:
+        proc.read_so_far = data
+    return data
+
+
+def stop_process(proc):
+    """Kill PROC (a client we started) and reap it."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+class Manager:
+    """A `tether daemon` subprocess on a private root."""
+
+    def __init__(self, root, log_path):
+        self.root = root
+        self.socket = os.path.join(root, "tether.sock")
+        self.log_path = log_path
+        self.proc = None
+
+    def start(self):
+        """Start the manager and wait until its socket answers."""
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(TETHER_ARGV + ["--root", self.root, "daemon"],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        helpers.wait_until(self.ready, START_TIMEOUT, what="the manager's socket")
+        return self
+
+    def ready(self):
+        """Return True once the socket answers; fail if the manager died."""
+        if self.proc.poll() is not None:
+            raise AssertionError(f"the manager exited with {self.proc.returncode}:\n{self.log()}")
+        return socket_answers(self.socket)
+
+    def kill(self):
+        """SIGKILL the manager and reap it."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc:
+            self.proc.wait(10)
+
+    def log(self):
+        """Return the manager's output so far."""
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def tether(self, *args, **kwargs):
+        """Run the CLI against this manager; return (rc, stdout, stderr)."""
+        return run_tether(self.root, *args, **kwargs)
+
+    def state(self, cid):
+        """Return the state object of CID through `tether state`."""
+        rc, out, err = self.tether("state", cid)
+        assert rc == 0, err
+        return json.loads(out)
+
+    def wait_status(self, cid, status, timeout=10):
+        """Wait until CID exists and has STATUS; return its state."""
+        def has_status():
+            rc, out, _err = self.tether("state", cid)  # 125 until it is created
+            current = json.loads(out) if rc == 0 else {}
+            return current if current.get("status") == status else None
+        return helpers.wait_until(has_status, timeout, what=f"{cid} {status}")
+
+    def remove_all(self):
+        """Delete every container (with --force) through the CLI."""
+        rc, out, _err = self.tether("list", "--quiet")
+        for cid in out.split() if rc == 0 else []:
+            self.tether("delete", "--force", cid)
+
+
+@pytest.fixture
+def manager(root, tmp):
+    """A running manager on the `root` fixture's root; killed with SIGKILL afterwards."""
+    m = Manager(root, os.path.join(tmp, "manager.log"))
+    m.start()
+    try:
+        yield m
+    finally:
+        if m.proc.poll() is None:
+            m.remove_all()
+        m.kill()
+
+
+@pytest.fixture
+def tether(manager):
+    """Run the CLI against the test's manager: tether(*args) -> (rc, stdout, stderr)."""
+    return manager.tether

@@ -1,0 +1,43 @@
+"""The README's scenario through the CLI: the manager dies, the containers live on."""
+
+import json
+import os
+import signal
+
+from cliutil import manager, tether  # noqa: F401
+import helpers
+from shim import state
+
+
+def test_manager_killed_while_one_runs_and_another_exits(tether, manager, make_bundle):
+    assert tether("run", "-d", "long", "--bundle", make_bundle(["sleep", "1000"]))[0] == 0
+    waiter = make_bundle(["sh", "-c", "trap 'exit 7' USR1; echo ready; "
+                                      "while :; do sleep 0.02; done"])
+    assert tether("run", "-d", "short", "--bundle", waiter)[0] == 0
+    helpers.wait_until(lambda: "ready" in tether("logs", "short")[1], what="the trap")
+    long_pid, short_pid = manager.state("long")["pid"], manager.state("short")["pid"]
+
+    manager.kill()
+    rc, _out, err = tether("list")
+    assert rc == 125 and "cannot reach the manager" in err
+    # The exit happens while nobody manages: only the shim sees it.
+    os.kill(short_pid, signal.SIGUSR1)
+    short_dir = state.process_dir(manager.root, "short")
+    helpers.wait_until(lambda: state.read_exit_status(short_dir), what="exitStatus of short")
+
+    manager.start()
+    rows = {line.split()[0]: line.split() for line in tether("list")[1].splitlines()[1:]}
+    assert rows["long"][1:4] == ["running", str(long_pid), "-"]
+    assert rows["short"][1] == "stopped" and rows["short"][3] == "7"
+    states = {s["id"]: s for s in json.loads(tether("list", "--json")[1])}
+    assert (states["long"]["status"], states["long"]["pid"]) == ("running", long_pid)
+    assert (states["short"]["status"], states["short"]["exit_code"]) == ("stopped", 7)
+    assert helpers.pid_alive(long_pid)
+
+    # The manager is whole again: wait, exec and kill work on what it found.
+    assert tether("wait", "short") == (7, "7\n", "")
+    assert tether("exec", "long", "--", "echo", "back") == (0, "back\n", "")
+    assert tether("kill", "long", "KILL") == (0, "", "")
+    assert tether("wait", "long") == (137, "137\n", "")
+    assert tether("delete", "long") == (0, "", "")
+    assert tether("delete", "short") == (0, "", "")
