@@ -50,7 +50,7 @@ def split_lines(buffer):
 
 
 def rotated_paths(proc_dir):
-    """Return the rotated logs, oldest first (output.log.N ... output.log.1)."""
+    """Return the rotated logs, oldest first (output.log.1, output.log.2, ...)."""
     prefix = state.OUTPUT_LOG + "."
     numbered = []
     try:
@@ -61,7 +61,7 @@ def rotated_paths(proc_dir):
         suffix = name[len(prefix):]
         if name.startswith(prefix) and suffix.isdigit():
             numbered.append((int(suffix), os.path.join(proc_dir, name)))
-    return [path for _n, path in sorted(numbered, reverse=True)]
+    return [path for _n, path in sorted(numbered)]
 
 
 def select_records(records, since_ns=None, tail=None):
@@ -73,8 +73,20 @@ def select_records(records, since_ns=None, tail=None):
     return records
 
 
+def _open_existing(path):
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        return None
+
+
 class LogCursor:
-    """A position in a process's log that survives rotation (it keeps its file open)."""
+    """A position in a process's log that survives rotation (it keeps its file open).
+
+    The shim rotates by renaming output.log to output.log.N with N counting
+    up, and never renames a rotated file again: the file written after
+    output.log.N is output.log.N+1, or output.log if there is none yet.
+    """
 
     def __init__(self, proc_dir):
         self.dir = proc_dir
@@ -84,83 +96,84 @@ class LogCursor:
 
     def open(self, at_end):
         """Open output.log (at its end, or at its start); False if it does not exist yet."""
-        try:
-            self.file = open(self.path, "rb")
-        except FileNotFoundError:
-            return False
-        if at_end:
+        self.file = _open_existing(self.path)
+        if self.file is not None and at_end:
             self.file.seek(0, os.SEEK_END)
-        return True
+        return self.file is not None
 
     def open_oldest(self):
         """Open the oldest log file (rotated ones first); False if there is none yet."""
-        for ino, path in self._chain():
-            try:
-                candidate = open(path, "rb")
-            except FileNotFoundError:
-                continue
-            if os.fstat(candidate.fileno()).st_ino == ino:
-                self.file = candidate
+        for path in rotated_paths(self.dir) + [self.path]:
+            self.file = _open_existing(path)  # the oldest may expire meanwhile: try the next
+            if self.file is not None:
                 return True
-            candidate.close()
         return False
 
     def read_new(self, limit=1 << 20):
         """Return (records, at_end) from at most LIMIT bytes, following rotation."""
         records = []
+        drained = False
         while limit > 0:
-            if self.file is None:
-                if not self.open_oldest():
-                    return records, True
-                continue
+            if self.file is None and not self.open_oldest():
+                return records, True
             data = self.file.read(min(READ_SIZE, limit))
             if data:
                 limit -= len(data)
                 found, self.rest = split_lines(self.rest + data)
                 records += found
-            elif not self._switch_if_rotated():
+                continue
+            if not self._rotated_away():
                 return records, True
+            # Bytes written before the rename may have landed after our EOF:
+            # read once more after seeing the rotation; then the file is done.
+            if not drained:
+                drained = True
+                continue
+            if not self._open_successor():
+                return records, True
+            drained = False
         return records, False
 
-    def _switch_if_rotated(self):
-        """At EOF: if our file was rotated, continue with the file written after it."""
-        mine = os.fstat(self.file.fileno()).st_ino
-        chain = self._chain()
-        inodes = [ino for ino, _path in chain]
-        if not chain or inodes[-1] == mine:
-            return False
-        # Rotation may have happened more than once since the last read: the
-        # next file is the one after ours (or the oldest left, if ours is gone).
-        ino, path = chain[inodes.index(mine) + 1] if mine in inodes else chain[0]
+    def _rotated_away(self):
+        """Return True if our file is no longer output.log (the shim rotated it)."""
         try:
-            new_file = open(path, "rb")
+            current = os.stat(self.path).st_ino
         except FileNotFoundError:
             return True
-        if os.fstat(new_file.fileno()).st_ino != ino:
-            new_file.close()
-            return True
+        return current != os.fstat(self.file.fileno()).st_ino
+
+    def _number_of_mine(self):
+        """Return N of the rotated file output.log.N that is our file, or None if it expired."""
+        mine = os.fstat(self.file.fileno()).st_ino
+        prefix = state.OUTPUT_LOG + "."
+        with os.scandir(self.dir) as entries:
+            for entry in entries:
+                suffix = entry.name[len(prefix):]
+                if entry.name.startswith(prefix) and suffix.isdigit() and entry.inode() == mine:
+                    return int(suffix)
+        return None
+
+    def _open_successor(self):
+        """Switch to the file written after ours; False if it does not exist yet."""
+        number = self._number_of_mine()
+        if number is None:  # ours fell out of the kept files: go on with the oldest left
+            self.file.close()
+            self.file, self.rest = None, b""
+            return self.open_oldest()
+        following = f"{self.path}.{number + 1}"
+        new_file = _open_existing(following) or _open_existing(self.path)
+        if new_file is None:
+            return False
+        if new_file.name == self.path:
+            # output.log may have been rotated to N+1 between the two opens: then
+            # N+1 (not the newer output.log) is the file to read next.
+            again = _open_existing(following)
+            if again is not None:
+                new_file.close()
+                new_file = again
         self.file.close()
         self.file, self.rest = new_file, b""
         return True
-
-    def _chain(self):
-        """Return [(inode, path)] of the rotated files, oldest first, then output.log.
-
-        A rotation renames every file in turn: a listing taken in the middle of
-        one can miss a file, so take listings until two in a row agree.
-        """
-        previous = None
-        for _attempt in range(20):
-            chain = []
-            for path in rotated_paths(self.dir) + [self.path]:
-                try:
-                    chain.append((os.stat(path).st_ino, path))
-                except FileNotFoundError:
-                    continue
-            if chain == previous and len({ino for ino, _ in chain}) == len(chain):
-                break
-            previous = chain
-        return chain
 
     def close(self):
         """Close the open log file."""

@@ -75,6 +75,21 @@ def signal_pid(pid, starttime, signum, what="process"):
     os.kill(pid, signum)
 
 
+def signal_group(pid, starttime, signum):
+    """Send SIGNUM to the process group that PID (a native process) leads.
+
+    The shim starts a native process in a session of its own, so its group is
+    the "container": killing only the leader would orphan its children (a
+    `sh -c 'cmd; sleep'` leaves the sleep running).
+    """
+    if pid is None or not state.pid_alive(pid, starttime):
+        raise ProcessLookupError(f"signal process {pid}: not running")
+    if os.getpgid(pid) == pid:
+        os.killpg(pid, signum)
+    else:
+        os.kill(pid, signum)
+
+
 class Runc:
     """A runc-compatible CLI: BINARY with --root RUNTIME_ROOT."""
 
@@ -146,9 +161,9 @@ class Native:
         write_control(proc.dir, {"start": True})
 
     async def kill(self, proc, signum, all_processes=False):
-        """Signal the process (checking its start time against pid reuse)."""
+        """Signal the process and its group (checking its start time against pid reuse)."""
         try:
-            signal_pid(proc.pid, proc.starttime, signum)
+            signal_group(proc.pid, proc.starttime, signum)
         except ProcessLookupError as err:
             raise RuntimeFailure(str(err)) from err
 
@@ -164,7 +179,7 @@ class Native:
         """Nothing to delete outside the state directory."""
         if force and container.init.pid and state.pid_alive(container.init.pid,
                                                             container.init.starttime):
-            os.kill(container.init.pid, signal.SIGKILL)
+            signal_group(container.init.pid, container.init.starttime, signal.SIGKILL)
 
     async def state(self, container):
         """Return a runc-like state from /proc: paused when the process is stopped."""

@@ -29,7 +29,7 @@ OPTIONS = (
     ("--log-max-size", "log_max_size", "int", "BYTES",
      "rotate output.log when it would grow past BYTES (default: never)"),
     ("--log-max-files", "log_max_files", "int", "N",
-     "rotated files kept: output.log.1 ... output.log.N (default 1)"),
+     "rotated files kept (default 1); output.log.N counts up, the oldest expire"),
     ("--start", "start", "flag", None,
      "also start the process (implied for --exec); default: leave it created"),
     ("--foreground", "foreground", "flag", None,

@@ -37,10 +37,28 @@ def frame_chunk(stream, data, timestamp):
     return parts
 
 
-def rotated_names(path, max_files):
-    """Return the renames of one rotation, oldest first: [(src, dst), ...]."""
-    names = [path] + [f"{path}.{i}" for i in range(1, max_files + 1)]
-    return [(names[i - 1], names[i]) for i in range(max_files, 0, -1)]
+def rotated_number(path, name):
+    """Return N if NAME is the rotated log PATH.N (basename), else None."""
+    prefix = os.path.basename(path) + "."
+    suffix = name[len(prefix):]
+    return int(suffix) if name.startswith(prefix) and suffix.isdigit() else None
+
+
+def last_rotation(path):
+    """Return the highest N of the rotated logs PATH.N that exist (0 if none)."""
+    names = os.listdir(os.path.dirname(path) or ".")
+    return max((n for n in (rotated_number(path, name) for name in names) if n), default=0)
+
+
+def rotation_plan(path, number, max_files):
+    """Return (new_name, expired_name) of rotation NUMBER, keeping MAX_FILES old files.
+
+    Rotated files are numbered upwards (output.log.1 is the oldest) and are
+    never renamed again: one rotation is one rename of output.log, so a reader
+    that follows the log always finds the file written after its own at N+1.
+    """
+    expired = f"{path}.{number - max_files}" if number > max_files else None
+    return f"{path}.{number}", expired
 
 
 class LogWriter:
@@ -55,6 +73,7 @@ class LogWriter:
         self._drops_logged = 0
         self.fd = None
         self.size = 0
+        self.rotations = last_rotation(path) if max_size is not None else 0
         self._open()
 
     def _open(self):
@@ -115,15 +134,18 @@ class LogWriter:
         self._drops_logged += 1
 
     def rotate(self):
-        """Rename output.log to output.log.1 (and so on) and start a new file."""
+        """Rename output.log to output.log.N+1, drop the oldest beyond max_files, start anew."""
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
-        for src, dst in rotated_names(self.path, self.max_files):
-            try:
-                os.rename(src, dst)
-            except FileNotFoundError:
-                pass
+        self.rotations += 1
+        new_name, expired = rotation_plan(self.path, self.rotations, self.max_files)
+        try:
+            os.rename(self.path, new_name)
+            if expired:
+                os.unlink(expired)
+        except FileNotFoundError:
+            pass
         self._reopen()
 
     def close(self):

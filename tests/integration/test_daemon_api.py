@@ -315,10 +315,22 @@ def test_force_delete_paused_container_with_a_running_exec(daemon, rootfs, root)
     assert os.listdir(os.path.join(root, "containers")) == []
 
 
+def read_pid(path):
+    """Return the pid written in PATH, or None while it is not (fully) written."""
+    try:
+        with open(path) as f:
+            text = f.read().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
 def test_a_hanging_runtime_blocks_only_its_own_container(daemon, rootfs, tmp, root):
     fake = os.path.join(tmp, "hang-runc")
+    pid_file = os.path.join(tmp, "hang.pid")
     with open(fake, "w") as f:
-        f.write('#!/bin/sh\ncase "$*" in *" create "*) exec sleep 1000;; esac\nexit 0\n')
+        f.write(f'#!/bin/sh\ncase "$*" in *" create "*) echo $$ > {pid_file}; exec sleep 1000;; esac\n'
+                'exit 0\n')
     os.chmod(fake, 0o755)
     answer = {}
 
@@ -328,14 +340,14 @@ def test_a_hanging_runtime_blocks_only_its_own_container(daemon, rootfs, tmp, ro
     thread = threading.Thread(target=create_hanging)
     thread.start()
     try:
-        helpers.wait_until(lambda: helpers.processes_mentioning(fake), 10,
-                           what="the fake runtime runs")
+        hung_pid = helpers.wait_until(lambda: read_pid(pid_file), 10, what="the fake runtime runs")
         run(daemon, "fine", rootfs, ["sh", "-c", "exit 5"])
         assert daemon.ok("GET", "/v1/containers/fine/wait")["exit_code"] == 5
         assert daemon.ok("GET", "/v1/health") == {"ok": True}
     finally:
-        for pid in helpers.processes_mentioning(fake):
-            helpers.kill_if_alive(pid)
+        hung_pid = read_pid(pid_file)
+        if hung_pid:
+            helpers.kill_if_alive(hung_pid)
         thread.join(60)
     code, body = answer["hang"]
     assert code == 502 and body["exit_code"] == 125, body

@@ -223,8 +223,13 @@ def test_native_processes_are_reattached(daemon, tmp):
     daemon.restart()
     assert (daemon.state("nc")["status"], daemon.state("nr")["status"]) == ("created", "running")
     daemon.ok("POST", "/v1/containers/nc/start")
+
+    def nc_output():
+        logs = daemon.ok("GET", "/v1/containers/nc/logs")
+        return logs and base64.b64decode(logs["data"])
+    # The start is asynchronous for the native runtime: wait for the output
+    # before the kill, or the kill may come before sh ran.
+    assert helpers.wait_until(nc_output, 10, what="nc's output") == b"sh ran\n"
     for cid in ("nc", "nr"):
         daemon.ok("POST", f"/v1/containers/{cid}/kill", {"signal": "KILL"})
         assert daemon.ok("GET", f"/v1/containers/{cid}/wait")["exit_code"] == 137
-    logs = daemon.ok("GET", "/v1/containers/nc/logs")
-    assert base64.b64decode(logs["data"]) == b"sh ran\n"

@@ -53,14 +53,14 @@ def datas(result):
 
 
 def test_cursor_reads_rotated_files_in_order_and_follows_rotation(tmp):
-    write(os.path.join(tmp, "output.log.2"), b"a")
-    write(os.path.join(tmp, "output.log.1"), b"bb")
+    write(os.path.join(tmp, "output.log.1"), b"a")
+    write(os.path.join(tmp, "output.log.2"), b"bb")
     write(os.path.join(tmp, "output.log"), b"ccc")
     cursor = logs.LogCursor(tmp)
     assert cursor.open_oldest()
     assert datas(cursor.read_new()) == [b"a", b"bb", b"ccc"]
     write(os.path.join(tmp, "output.log"), b"dddd")
-    os.rename(os.path.join(tmp, "output.log"), os.path.join(tmp, "output.log.1"))
+    os.rename(os.path.join(tmp, "output.log"), os.path.join(tmp, "output.log.3"))
     write(os.path.join(tmp, "output.log"), b"eeeee")
     assert datas(cursor.read_new()) == [b"dddd", b"eeeee"]
     cursor.close()
@@ -74,10 +74,35 @@ def test_cursor_follows_two_rotations_between_reads(tmp):
     write(log, b"b")
     os.rename(log, log + ".1")
     write(log, b"c")
-    os.rename(log + ".1", log + ".2")
-    os.rename(log, log + ".1")
+    os.rename(log, log + ".2")
     write(log, b"d")
     assert datas(cursor.read_new()) == [b"b", b"c", b"d"]
+    cursor.close()
+
+
+def test_cursor_whose_file_expired_goes_on_with_the_oldest_kept(tmp):
+    log = os.path.join(tmp, "output.log")
+    write(log, b"a")
+    cursor = logs.LogCursor(tmp)
+    assert cursor.open(at_end=True)
+    os.rename(log, log + ".1")
+    write(log, b"b")
+    os.rename(log, log + ".2")
+    os.unlink(log + ".1")
+    write(log, b"c")
+    assert datas(cursor.read_new()) == [b"b", b"c"]
+    cursor.close()
+
+
+def test_cursor_waits_between_the_rename_and_the_new_file(tmp):
+    log = os.path.join(tmp, "output.log")
+    write(log, b"a")
+    cursor = logs.LogCursor(tmp)
+    assert cursor.open(at_end=False) and datas(cursor.read_new()) == [b"a"]
+    os.rename(log, log + ".1")
+    assert datas(cursor.read_new()) == []
+    write(log, b"b")
+    assert datas(cursor.read_new()) == [b"b"]
     cursor.close()
 
 

@@ -24,12 +24,25 @@ def test_frame_records(data, expected):
     assert records == [TS + b" stdout " + r + b"\n" for r in expected]
 
 
-@pytest.mark.parametrize("max_files,expected", [
-    (1, [("L", "L.1")]),
-    (3, [("L.2", "L.3"), ("L.1", "L.2"), ("L", "L.1")]),
+@pytest.mark.parametrize("number,max_files,expected", [
+    (1, 1, ("L.1", None)),
+    (2, 1, ("L.2", "L.1")),
+    (3, 3, ("L.3", None)),
+    (7, 3, ("L.7", "L.4")),
 ])
-def test_rotated_names_oldest_first(max_files, expected):
-    assert crilog.rotated_names("L", max_files) == expected
+def test_rotation_plan_counts_up_and_expires_the_oldest(number, max_files, expected):
+    assert crilog.rotation_plan("L", number, max_files) == expected
+
+
+def test_writer_continues_the_numbering_of_existing_rotations(tmp_path):
+    for n in (3, 4):
+        (tmp_path / f"output.log.{n}").write_bytes(b"")
+    path = str(tmp_path / "output.log")
+    writer = crilog.LogWriter(path, Messages(), max_size=40, max_files=2)
+    writer.write_chunk(b"stdout", b"a\n", now_ns=0)
+    writer.write_chunk(b"stdout", b"b\n", now_ns=0)
+    writer.close()
+    assert sorted(os.listdir(tmp_path)) == ["output.log", "output.log.4", "output.log.5"]
 
 
 class Messages(list):
@@ -60,9 +73,10 @@ def test_writer_rotates_between_records_and_keeps_max_files(tmp_path):
     for i in range(20):
         writer.write_chunk(b"stdout", b"line %02d\n" % i, now_ns=0)
     writer.close()
-    assert sorted(os.listdir(tmp_path)) == ["output.log", "output.log.1", "output.log.2"]
+    names = sorted(os.listdir(tmp_path), key=lambda n: (len(n), n))
+    assert len(names) == 3 and names[0] == "output.log"
     lines = []
-    for name in ("output.log.2", "output.log.1", "output.log"):
+    for name in names[1:] + names[:1]:
         data = read(str(tmp_path / name))
         assert len(data) <= 100 and data.endswith(b"\n")
         lines += [line.split(b" ", 3)[3] for line in data.splitlines()]
