@@ -1,16 +1,15 @@
 """The control FIFO: JSON lines {"resize": [cols, rows]}, {"close_stdin": true}, {"start": true}."""
 
-import json
 import os
 
-from shim import stdio
+from shim import cjson, stdio
 
 MAX_LINE = 1 << 16
 
 
 def parse_control_line(line):
     """Return (command, argument) for one control line; raise ValueError if malformed."""
-    obj = json.loads(line)
+    obj = cjson.loads(line)
     if not isinstance(obj, dict) or len(obj) != 1:
         raise ValueError("expected an object with one key")
     (key, value), = obj.items()

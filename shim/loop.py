@@ -1,56 +1,67 @@
-"""The shim's one event loop: selectors (epoll), no threads."""
+"""The shim's one event loop: epoll, no threads.
 
-import selectors
+select.epoll directly, not selectors: selectors imports collections, math and
+namedtuple, ~0.5 MB of private memory in every shim (bench/CHANGES.md).
+"""
+
+import select
 import time
 
-_READ = selectors.EVENT_READ
-_WRITE = selectors.EVENT_WRITE
+_READ = select.EPOLLIN
+_WRITE = select.EPOLLOUT
+# Readiness that a reader (or a writer) must see: hang-up and error end a stream.
+_READ_READY = select.EPOLLIN | select.EPOLLHUP | select.EPOLLERR
+_WRITE_READY = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
 
 
 class Loop:
     """Dispatch fd readiness to callbacks; a failing callback is logged and dropped."""
 
     def __init__(self, log):
-        self._selector = selectors.DefaultSelector()
+        self._epoll = select.epoll()
+        self._callbacks = {}  # fd -> [reader, writer]
         self._log = log
 
-    def _update(self, fd, mask_bit, callback):
-        try:
-            key = self._selector.get_key(fd)
-        except KeyError:
-            key = None
-        callbacks = list(key.data) if key else [None, None]
-        callbacks[0 if mask_bit == _READ else 1] = callback
+    def _update(self, fd, index, callback):
+        callbacks = self._callbacks.get(fd)
+        registered = callbacks is not None
+        callbacks = list(callbacks) if registered else [None, None]
+        callbacks[index] = callback
         mask = (_READ if callbacks[0] else 0) | (_WRITE if callbacks[1] else 0)
-        if key and mask:
-            self._selector.modify(fd, mask, callbacks)
-        elif key:
-            self._selector.unregister(fd)
+        if registered and mask:
+            self._epoll.modify(fd, mask)
+        elif registered:
+            self._epoll.unregister(fd)
         elif mask:
-            self._selector.register(fd, mask, callbacks)
+            self._epoll.register(fd, mask)
+        if mask:
+            self._callbacks[fd] = callbacks
+        else:
+            self._callbacks.pop(fd, None)
 
     def add_reader(self, fd, callback):
         """Call CALLBACK() whenever FD is readable."""
-        self._update(fd, _READ, callback)
+        self._update(fd, 0, callback)
 
     def remove_reader(self, fd):
         """Stop watching FD for reading."""
-        self._update(fd, _READ, None)
+        self._update(fd, 0, None)
 
     def add_writer(self, fd, callback):
         """Call CALLBACK() whenever FD is writable."""
-        self._update(fd, _WRITE, callback)
+        self._update(fd, 1, callback)
 
     def remove_writer(self, fd):
         """Stop watching FD for writing."""
-        self._update(fd, _WRITE, None)
+        self._update(fd, 1, None)
 
     def forget_fd(self, fd):
         """Stop watching FD at all (call before closing it)."""
-        try:
-            self._selector.unregister(fd)
-        except (KeyError, ValueError):
-            pass
+        if self._callbacks.pop(fd, None) is not None:
+            try:
+                self._epoll.unregister(fd)
+            except (OSError, ValueError):
+                pass
 
     def _call(self, callback, fd):
         """Run one callback; log and unregister its fd if it fails."""
@@ -64,20 +75,24 @@ class Loop:
 
     def run_once(self, timeout=None):
         """Wait up to TIMEOUT seconds (None: forever) and dispatch what is ready."""
-        events = self._selector.select(timeout)
-        for key, mask in events:
-            reader, writer = key.data
-            # An earlier callback may have unregistered or replaced this fd.
-            if mask & _READ and reader and self._still_watched(key.fd, 0, reader):
-                self._call(reader, key.fd)
-            if mask & _WRITE and writer and self._still_watched(key.fd, 1, writer):
-                self._call(writer, key.fd)
+        try:
+            events = self._epoll.poll(-1 if timeout is None else max(timeout, 0))
+        except InterruptedError:
+            return
+        for fd, mask in events:
+            callbacks = self._callbacks.get(fd)
+            if callbacks is None:
+                continue  # an earlier callback unregistered it
+            reader, writer = callbacks
+            # An earlier callback may have unregistered or replaced this fd's callbacks.
+            if mask & _READ_READY and reader and self._still_watched(fd, 0, reader):
+                self._call(reader, fd)
+            if mask & _WRITE_READY and writer and self._still_watched(fd, 1, writer):
+                self._call(writer, fd)
 
     def _still_watched(self, fd, index, callback):
-        try:
-            return self._selector.get_key(fd).data[index] is callback
-        except KeyError:
-            return False
+        callbacks = self._callbacks.get(fd)
+        return callbacks is not None and callbacks[index] is callback
 
     def run_until(self, condition, timeout=None):
         """Run until CONDITION() is true (return True) or TIMEOUT seconds pass (False)."""
@@ -90,5 +105,5 @@ class Loop:
         return True
 
     def close(self):
-        """Release the selector."""
-        self._selector.close()
+        """Release the epoll fd."""
+        self._epoll.close()

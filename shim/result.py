@@ -3,11 +3,10 @@
 {"ok": true, "shim_pid": N, "pid": N} or {"ok": false, "exit_code": 125|126|127, "error": "..."}
 """
 
-import json
 import os
 import sys
 
-from shim import state
+from shim import cjson, state
 
 EXIT_FAILED = 125
 
@@ -39,7 +38,7 @@ def send_result(fds, result, close=True):
 def parse_result(line):
     """Parse a result line; a missing or garbled one is a failure."""
     try:
-        result = json.loads(line)
+        result = cjson.loads(line)
     except ValueError:
         result = None
     if not isinstance(result, dict) or "ok" not in result:

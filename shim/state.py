@@ -4,12 +4,16 @@ ROOT/containers/ID/container.json and ROOT/containers/ID/PROC/..., where PROC
 is ``init`` or an exec id. See ../shared/DESIGN.md, "State directory".
 """
 
-import json
 import os
-import re
 import time
 
-ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+from shim import cjson
+
+# No json or re at import time: every long-lived shim imports this module, and
+# they cost ~1.1 MB per process (bench/CHANGES.md); ID_RE is built on first use.
+ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+_ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_ID_REST = _ID_FIRST | frozenset("_.-")
 INIT = "init"
 
 CONTAINER_JSON = "container.json"
@@ -33,13 +37,28 @@ ROOT_MODE = 0o711
 FIFO_MODE = 0o600
 
 
+def __getattr__(name):
+    """Build ID_RE (a compiled ID_PATTERN) on first use, importing re only then."""
+    if name == "ID_RE":
+        import re
+        globals()["ID_RE"] = re.compile(ID_PATTERN)
+        return globals()["ID_RE"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def is_valid_id(value):
+    """Return True if VALUE matches ID_PATTERN (without the re module)."""
+    return (isinstance(value, str) and 0 < len(value) <= 64 and value[0] in _ID_FIRST
+            and all(c in _ID_REST for c in value))
+
+
 class StateError(Exception):
     """A state file is missing, truncated or malformed."""
 
 
 def validate_id(value, what="id"):
     """Return VALUE if it is a valid container or exec id, else raise ValueError."""
-    if not isinstance(value, str) or not ID_RE.fullmatch(value):
+    if not is_valid_id(value):
         raise ValueError(
             f"invalid {what} {value!r}: must match [A-Za-z0-9][A-Za-z0-9_.-]{{0,63}}")
     return value
@@ -89,6 +108,7 @@ def format_time(ns):
 
 def parse_time(text):
     """Parse an RFC 3339 UTC timestamp (as format_time writes) into nanoseconds."""
+    import re
     m = re.fullmatch(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z", text)
     if not m:
         raise ValueError(f"invalid timestamp {text!r}")
@@ -156,7 +176,7 @@ def create_once(path, data, mode=0o644):
 
 def dump_json(obj):
     """Serialize OBJ as compact JSON bytes with a trailing newline."""
-    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+    return cjson.dumps(obj).encode() + b"\n"
 
 
 def write_json(path, obj, mode=0o644):
@@ -174,7 +194,7 @@ def read_json(path):
     except OSError as err:
         raise StateError(f"read {path}: {err.strerror}") from err
     try:
-        obj = json.loads(data)
+        obj = cjson.loads(data)
     except ValueError as err:
         raise StateError(f"read {path}: malformed JSON ({err})") from err
     if not isinstance(obj, dict):
