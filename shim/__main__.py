@@ -28,6 +28,8 @@ def main(argv=None):
     if cfg.foreground:
         return enter_shim(cfg, process, None)
     from shim import detach
+    if cfg.fork_detach:
+        return detach.fork_detached(lambda: enter_shim(cfg, process, None))
     return detach.run_detached(cfg, lambda result_fd: enter_shim(cfg, process, result_fd))
 
 

@@ -29,7 +29,7 @@ def test_shim_argv():
     argv = launcher.shim_argv("web", "/b", "/r/containers/web/e1", "runc", "/r/runc", tty=True,
                               stdin=True, console_size=[80, 24], process_file="/p.json",
                               log={"max_size": 100, "max_files": 2})
-    assert argv[1:] == ["--id", "web", "--bundle", "/b", "--state-dir", "/r/containers/web/e1",
+    assert argv[len(launcher.shim_command()):] == ["--id", "web", "--bundle", "/b", "--state-dir", "/r/containers/web/e1",
                         "--runtime", "runc", "--runtime-root", "/r/runc", "--exec",
                         "--process", "/p.json", "--tty", "--stdin", "--console-size", "80x24",
                         "--log-max-size", "100", "--log-max-files", "2"]
