@@ -54,7 +54,7 @@ class StdinWriter:
     def _open(self):
         # The shim holds the FIFO open for reading, so O_NONBLOCK never gets ENXIO
         # while it runs; it does once the shim is gone.
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
 
     async def write(self, data):
         """Write DATA, waiting for room in the pipe when it is full."""

@@ -74,6 +74,14 @@ class Response:
         self.body = body
 
 
+class TextResponse(Response):
+    """A plain-text answer (the Prometheus metrics)."""
+
+    def __init__(self, text, content_type="text/plain; charset=utf-8", status=200):
+        super().__init__(status, text)
+        self.content_type = content_type
+
+
 class StreamResponse:
     """An NDJSON answer sent chunked: one line per object from an async iterator."""
 
@@ -125,7 +133,8 @@ def body_length(headers):
         raise HttpError(411, "read request body: chunked bodies are not supported; "
                              "send Content-Length")
     text = headers.get("content-length", "0")
-    if not text.isdigit() or len(text) > 18:
+    # isascii: "\xb2" (superscript two) is a digit to str.isdigit, not to int().
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise HttpError(400, "read request body: malformed Content-Length")
     length = int(text)
     if length > MAX_BODY:
@@ -148,6 +157,14 @@ def encode_json(status, body, keep_alive):
     if body is not None:
         headers.insert(0, ("Content-Type", "application/json"))
     return encode_head(status, headers) + data
+
+
+def encode_text(answer, keep_alive):
+    """Return a complete response of a TextResponse."""
+    data = answer.body.encode()
+    return encode_head(answer.status, [
+        ("Content-Type", answer.content_type), ("Content-Length", str(len(data))),
+        ("Connection", "keep-alive" if keep_alive else "close")]) + data
 
 
 def encode_chunk(obj):
@@ -232,7 +249,10 @@ class Server:
             await writer.drain()
             await answer.handler(reader, writer)
             return False
-        writer.write(encode_json(answer.status, answer.body, keep_alive))
+        if isinstance(answer, TextResponse):
+            writer.write(encode_text(answer, keep_alive))
+        else:
+            writer.write(encode_json(answer.status, answer.body, keep_alive))
         await writer.drain()
         return keep_alive
 

@@ -56,7 +56,7 @@ def write_control(proc_dir, obj):
     """Write one JSON line to the process's control FIFO without blocking."""
     path = os.path.join(proc_dir, state.CONTROL)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError as err:
         raise RuntimeFailure(f"open control fifo {path}: {err.strerror}") from err
     try:

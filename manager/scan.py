@@ -45,6 +45,7 @@ class ProcessScan:
         self.process_json = {}
         self.times = {}
         self.verdict = None
+        self.facts = None
 
     def _read(self, reader, *args):
         try:
@@ -61,7 +62,8 @@ class ProcessScan:
         else:
             exit_fact, self.exit_status = self._read(state.read_exit_status, self.dir)
         alive = shim_fact == "ok" and state.pid_alive(*self.shim)
-        self.verdict = classify(Facts(shim_fact, alive, exit_fact))
+        self.facts = Facts(shim_fact, alive, exit_fact)
+        self.verdict = classify(self.facts)
         self._read_optional()
         return self
 
@@ -97,7 +99,8 @@ class ContainerScan:
             self.error = str(err)
         for name in sorted(os.listdir(self.dir)):
             path = os.path.join(self.dir, name)
-            if name.startswith(".") or name == "bundle" or not os.path.isdir(path):
+            if name.startswith(".") or name == "bundle" or os.path.islink(path) or \
+                    not os.path.isdir(path):
                 continue
             if name != state.INIT and not state.ID_RE.fullmatch(name):
                 continue
@@ -110,12 +113,43 @@ def scan_containers(containers_path):
     found = []
     for name in sorted(os.listdir(containers_path)):
         path = os.path.join(containers_path, name)
-        if name.startswith(".") or not state.ID_RE.fullmatch(name) or not os.path.isdir(path):
+        # A symlink is never adopted: delete would act on what it points to.
+        if name.startswith(".") or not state.ID_RE.fullmatch(name) or \
+                os.path.islink(path) or not os.path.isdir(path):
             if name.startswith(".deleted-"):
                 state.remove_tree(path)
             continue
         try:
-            found.append(ContainerScan(path).gather())
+            cscan = ContainerScan(path).gather()
         except OSError as err:
             log.error("scan container %s: %s", path, err)
+            continue
+        if not discard_never_started(cscan):
+            found.append(cscan)
     return found
+
+
+def never_started(facts):
+    """Return True for a process directory no shim ever recorded itself in.
+
+    The manager makes the directory, then starts the shim, which writes
+    shim.pid before anything else (and gives up if its manager is gone): a
+    manager killed in between leaves a directory in which nothing will ever run.
+    """
+    return facts.shim_pid == "missing" and facts.exit_status == "missing"
+
+
+def discard_never_started(cscan):
+    """Remove the never-started process directories of CSCAN; True if the container went too."""
+    for name, pscan in list(cscan.processes.items()):
+        if never_started(pscan.facts):
+            log.warning("remove %s: no shim ever started there", pscan.dir)
+            state.remove_tree(pscan.dir)
+            del cscan.processes[name]
+    if cscan.processes:
+        return False
+    # Also a container whose init process never started (container.json alone):
+    # its create request died with the manager before the shim ran.
+    log.warning("remove %s: its init process never started", cscan.dir)
+    state.remove_tree(cscan.dir)
+    return True

@@ -4,10 +4,9 @@ A small table-driven parser instead of argparse: the shim is long-lived and
 argparse (with gettext) costs ~0.4 MB per process (../shared/FACTS.md).
 """
 
-import json
 import os
 
-from shim import state
+from shim import cjson, state
 
 USAGE = "usage: tether-shim --id ID --bundle DIR --state-dir DIR [options]"
 
@@ -34,6 +33,9 @@ OPTIONS = (
      "also start the process (implied for --exec); default: leave it created"),
     ("--foreground", "foreground", "flag", None,
      "do not detach; log to stderr too (debugging)"),
+    ("--fork-detach", "fork_detach", "flag", None,
+     "(for managers) already in a session of its own with stdio on /dev/null: "
+     "detach with one fork instead of python-daemon"),
     ("--sync-fd", "sync_fd", "int", "N",
      "write the start-up result as one JSON line to fd N, then close it"),
     ("--result-fd", "result_fd", "int", "N",
@@ -77,10 +79,15 @@ def format_help():
     return "\n".join(lines) + "\n"
 
 
+def _is_number(text):
+    """Return True for ASCII decimal digits only ("²".isdigit() is true, int("²") fails)."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_console_size(text):
     """Parse COLSxROWS into (cols, rows)."""
     cols, sep, rows = text.lower().partition("x")
-    if not sep or not cols.isdigit() or not rows.isdigit():
+    if not sep or not _is_number(cols) or not _is_number(rows):
         raise ConfigError(f"invalid --console-size {text!r}: expected COLSxROWS, e.g. 80x24")
     size = (int(cols), int(rows))
     if not all(0 < n < 65536 for n in size):
@@ -92,7 +99,7 @@ def _convert(flag, kind, text):
     if kind == "size":
         return parse_console_size(text)
     if kind == "int":
-        if not text.isdigit():
+        if not _is_number(text):
             raise ConfigError(f"invalid {flag} {text!r}: expected a non-negative integer")
         return int(text)
     return text
@@ -212,7 +219,7 @@ def resolve_runtime(name):
 def _read_json_file(path, what):
     try:
         with open(path, "rb") as f:
-            obj = json.loads(f.read(4 << 20))
+            obj = cjson.loads(f.read(4 << 20))
     except FileNotFoundError:
         raise ConfigError(f"read {what} {path}: no such file") from None
     except OSError as err:

@@ -71,19 +71,22 @@ class LogWriter:
         self._log = log
         self.dropped_bytes = 0
         self._drops_logged = 0
+        self._dropping = False
         self.fd = None
         self.size = 0
+        self._stamp_secs = None
+        self._stamp_head = b""
         self.rotations = last_rotation(path) if max_size is not None else 0
         self._open()
 
     def _open(self):
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         self.fd = os.open(self.path, flags, 0o600)
         self.size = os.fstat(self.fd).st_size
 
     def write_chunk(self, stream, data, now_ns=None):
         """Frame DATA (output of STREAM, b"stdout" or b"stderr") and append it."""
-        stamp = state.format_time(state.now_ns() if now_ns is None else now_ns).encode()
+        stamp = self._timestamp(state.now_ns() if now_ns is None else now_ns)
         parts = frame_chunk(stream, data, stamp)
         if self.max_size is None or self.size + sum(map(len, parts)) <= self.max_size:
             self._append(parts)
@@ -92,6 +95,15 @@ class LogWriter:
             if self.size and self.size + len(record) > self.max_size:
                 self.rotate()
             self._append([record])
+
+    def _timestamp(self, ns):
+        """Return format_time(NS) as bytes; strftime runs once per second, not per chunk."""
+        secs, frac = divmod(ns, 1_000_000_000)
+        if secs != self._stamp_secs:
+            # "YYYY-MM-DDTHH:MM:SS" of format_time, without ".NNNNNNNNNZ" (11 bytes).
+            self._stamp_secs = secs
+            self._stamp_head = state.format_time(secs * 1_000_000_000)[:-11].encode()
+        return self._stamp_head + b".%09dZ" % frac
 
     def _append(self, parts):
         """Append PARTS (whole records) with writev; on failure cut back to the last record."""
@@ -109,6 +121,12 @@ class LogWriter:
             self._drop(total, err)
             return
         self.size += total
+        if self._dropping:
+            # The drop record itself was likely lost (shim.log shares the full
+            # disk): say so now that writes succeed again.
+            self._dropping = False
+            self._log("warning", f"write {self.path}: recovered after dropping output",
+                      dropped_bytes=self.dropped_bytes)
 
     def _reopen(self):
         try:
@@ -126,6 +144,7 @@ class LogWriter:
             except OSError:
                 self.size = os.fstat(self.fd).st_size
         self.dropped_bytes += count
+        self._dropping = True
         # Log the first drop, then every 1000th, so a full disk does not flood shim.log.
         if self._drops_logged % 1000 == 0:
             reason = err.strerror if err else "log file not open"

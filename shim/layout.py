@@ -6,6 +6,19 @@ from shim import state, stdio
 from shim.spawn import StartError
 
 
+def refuse_symlinks(path):
+    """Raise StartError if PATH, its parent or an entry in PATH is a symlink."""
+    # The runtime (runc --log) and our own writes would follow a planted link
+    # out of the state directory.
+    for directory in (path, os.path.dirname(path)):
+        if os.path.islink(directory):
+            raise StartError(f"use process directory {path}: {directory} is a symlink")
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                raise StartError(f"use process directory {path}: {entry.name} is a symlink")
+
+
 class ProcessDir:
     """Create the process directory and its files; remember what we made, to undo it."""
 
@@ -36,6 +49,7 @@ class ProcessDir:
         if os.path.exists(self.join(state.SHIM_PID)):
             raise StartError(f"create process directory {self.path}: "
                              f"it already has a shim ({state.SHIM_PID} exists)")
+        refuse_symlinks(self.path)
 
     def write_shim_pid(self):
         """Write shim.pid with create-once semantics: one shim per process directory."""

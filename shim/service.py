@@ -5,9 +5,9 @@ container process, orphans) is reaped by one Reaper on SIGCHLD.
 """
 
 import os
-import signal
 
 from shim import control, crilog, layout, loop, reaper, signals, spawn, state, stdio
+from shim.signals import signal  # the C module: `signal` costs ~0.8 MB (signals.py)
 from shim.spawn import StartError
 
 RUNTIME_TIMEOUT = 120.0  # seconds a runtime invocation may take at start-up
@@ -30,6 +30,14 @@ def become_subreaper():
     if libc.prctl(36, 1, 0, 0, 0) != 0:
         err = ctypes.get_errno()
         raise OSError(err, f"prctl PR_SET_CHILD_SUBREAPER: {os.strerror(err)}")
+
+
+def reader_gone(fd):
+    """Return True if nobody holds the read end of the pipe FD any more."""
+    import select
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLERR is reported even when not asked for
+    return any(events & select.POLLERR for _fd, events in poller.poll(0))
 
 
 class Shim:
@@ -62,6 +70,10 @@ class Shim:
     def prepare(self):
         """Create the process directory and every file the runtime needs."""
         files = self.files
+        if self.cfg.sync_fd is not None and reader_gone(self.cfg.sync_fd):
+            # Our manager died before we recorded ourselves: the manager that
+            # replaces it may already have scanned (and removed) our directory.
+            raise StartError("start-up abandoned: the process that started the shim is gone")
         files.make_dir()
         files.write_shim_pid()
         os.chdir(files.path)  # the console socket is bound by a short relative name
@@ -92,7 +104,8 @@ class Shim:
             self.fifos[name] = files.make_fifo(name)
         # Held open (O_RDWR never blocks on a FIFO) until the shim exits: a reader
         # of `exit` sees hang-up when the shim is gone.
-        self.exit_fd = os.open(self.fifos[state.EXIT_FIFO], os.O_RDWR | os.O_CLOEXEC)
+        self.exit_fd = os.open(self.fifos[state.EXIT_FIFO],
+                               os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
         handlers = {"resize": self.resize, "close_stdin": self.close_stdin}
         if self.cfg.runtime == "native":
             handlers["start"] = self.start_held

@@ -16,7 +16,9 @@ class ShimLog:
 
     def open(self, path):
         """Start writing to PATH (appending)."""
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # O_NOFOLLOW: a symlink planted in the state dir must not redirect our writes.
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        self.fd = os.open(path, flags, 0o600)
 
     def __call__(self, level, msg, **fields):
         """Write one record; a failing write (disk full) is counted, never raised."""

@@ -33,8 +33,8 @@ def open_held_fifo(path):
     """Open FIFO PATH for reading without blocking, plus a write end we hold."""
     # Holding a writer means the read end never sees EOF when the last outside
     # writer goes away, so writers may come and go.
-    read_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    write_fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    read_fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+    write_fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
     return read_fd, write_fd
 
 
@@ -54,7 +54,7 @@ class FifoWriter:
         # Tried for every chunk, never throttled: a reader must see all output
         # written after it opened the FIFO.
         try:
-            self.fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            self.fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
         except OSError as err:
             if err.errno != errno.ENXIO:  # ENXIO: nobody reads; anything else is worth a line
                 self._log("warning", f"open {self.path}: {err.strerror}")

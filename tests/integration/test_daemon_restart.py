@@ -137,12 +137,18 @@ def test_broken_directories_are_reported_not_fatal(daemon, rootfs, root):
     os.makedirs(os.path.join(containers, "torn", "init"), 0o700)
     with open(os.path.join(containers, "torn", "init", "shim.pid"), "w") as f:
         f.write('{"pid": 12')
-    os.makedirs(os.path.join(containers, "nometa"), 0o700)
+    os.makedirs(os.path.join(containers, "nometa", "init"), 0o700)
+    state.write_json(os.path.join(containers, "nometa", "init", "shim.pid"),
+                     {"pid": 999999999, "starttime": 1})  # a shim that is gone
+    # A manager killed before the shim ran leaves a directory nothing will
+    # ever run in: discarded at start-up (scan.never_started).
+    os.makedirs(os.path.join(containers, "empty"), 0o700)
     daemon.start()
     listed = {c["id"]: c for c in daemon.ok("GET", "/v1/containers")}
     assert listed["good"]["status"] == "running"
     assert listed["torn"]["status"] == "unknown" and "container.json" in listed["torn"]["error"]
     assert listed["nometa"]["status"] == "unknown"
+    assert "empty" not in listed
     for cid in ("torn", "nometa"):
         daemon.ok("DELETE", f"/v1/containers/{cid}?force=1")
     assert sorted(os.listdir(containers)) == ["good"]

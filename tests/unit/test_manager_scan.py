@@ -63,7 +63,9 @@ def test_gather_exited(tmp):
 
 
 def test_scan_skips_hidden_and_invalid_names(tmp):
-    make_proc_dir(tmp)
+    # A shim recorded itself: an empty process directory is discarded (never started).
+    me = {"pid": os.getpid(), "starttime": state.proc_starttime(os.getpid())}
+    make_proc_dir(tmp, shim=state.dump_json(me).decode())
     os.makedirs(os.path.join(tmp, ".deleted-c2-1-2", "init"))
     os.makedirs(os.path.join(tmp, "bad name"))
     found = scan.scan_containers(tmp)

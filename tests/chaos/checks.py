@@ -1,0 +1,246 @@
+"""The invariants of the chaos run, and the counters of its report."""
+
+import base64
+import glob
+import json
+import os
+import threading
+import time
+
+import daemonutil
+import helpers
+from manager.service import cgroup_path
+from shim import state
+
+
+def numbered(count):
+    """Return the bytes `seq 1 COUNT` prints."""
+    return b"".join(b"%d\n" % i for i in range(1, count + 1))
+
+
+class Report:
+    """Counters of the run and a list of every violation seen."""
+
+    def __init__(self):
+        self.kills = self.containers = self.execs = 0
+        self.lost_exits = self.lost_lines = self.leaks = self.corrupt = 0
+        self.events_seen = self.events_missed = self.duplicate_events = 0
+        self.violations = []
+        self.undelivered = []
+        self.repeated = []
+
+    def violate(self, kind, message):
+        """Count one violation of KIND (an attribute) and remember why."""
+        setattr(self, kind, getattr(self, kind) + 1)
+        self.violations.append(f"{kind}: {message}")
+
+    def summary(self):
+        """Return the one-line summary."""
+        return (f"chaos: {self.kills} kills, {self.containers} containers, "
+                f"{self.lost_exits} lost exits, {self.lost_lines} lost lines, "
+                f"{self.leaks} leaks")
+
+    def details(self):
+        """Return the secondary numbers (events, execs, corrupt files)."""
+        return (f"chaos details: {self.execs} execs, {self.corrupt} corrupt state files, "
+                f"{self.events_seen} exit events, {self.duplicate_events} repeated after a "
+                f"restart, {self.events_missed} undelivered (the manager killed between "
+                f"publishing, sending and marking an exit event)")
+
+
+class EventLog(threading.Thread):
+    """Collect the exit events one manager incarnation publishes (all of its history)."""
+
+    def __init__(self, socket_path, since):
+        super().__init__(daemon=True)
+        self.exits = []
+        self.deleted = set()
+        self.connected = threading.Event()
+        self.conn = daemonutil.UnixConnection(socket_path, timeout=None)
+        self.since = since
+
+    def run(self):
+        """Read events until the manager goes away."""
+        try:
+            self.conn.request("GET", f"/v1/events?since={self.since}")
+            resp = self.conn.getresponse()
+            self.connected.set()
+            while True:
+                line = resp.readline()
+                if not line:
+                    return
+                event = json.loads(line)
+                if event.get("type") == "exit":
+                    self.exits.append(event)
+                elif event.get("type") == "delete":
+                    self.deleted.add(event["id"])
+        except (OSError, ValueError, daemonutil.http.client.HTTPException):
+            return
+        finally:
+            self.connected.set()
+            self.conn.close()
+
+
+class Checks:
+    """Invariant checks, mixed into the Chaos driver (uses its client, root, boxes, report)."""
+
+    def stdout_of(self, cid, exec_id, stream="stdout"):
+        """Return the bytes a process wrote to STREAM, from the logs API."""
+        out = bytearray()
+        for record in self.client.logs(cid, exec_id=exec_id):
+            if record.get("stream") == stream:
+                out += base64.b64decode(record["data"])
+        return bytes(out)
+
+    def verify(self, box):
+        """Check the exit code and the lines of every process of a stopped container."""
+        found = self.client.state(box.id)
+        by_id = {p["id"]: p for p in found["processes"]}
+        procs = [(box.init, found)] + [(p, by_id.get(p.exec_id)) for p in box.execs.values()]
+        for proc, st in procs:
+            if proc.checked or st is None:
+                continue
+            if proc.exec_id is not None and st["status"] != "stopped":
+                self.client.wait(box.id, proc.exec_id)
+                st = {p["id"]: p for p in self.client.state(box.id)["processes"]}[proc.exec_id]
+            self.verify_process(box, proc, st)
+
+    def verify_process(self, box, proc, st):
+        """Check one stopped process: exit code, stdout and stderr lines."""
+        name = box.id + (f"/{proc.exec_id}" if proc.exec_id else "")
+        proc.checked = True
+        if box.forced or (box.kind == "sleeper" and proc.exec_id is None and box.signal is None):
+            return  # force-deleted or never signalled: no expected code
+        if st["status"] != "stopped" or st["exit_code"] != proc.code:
+            self.report.violate("lost_exits", f"{name}: expected exit {proc.code}, got "
+                                              f"{st['status']} {st['exit_code']}")
+        for stream, count in (("stdout", proc.lines), ("stderr", proc.err_lines)):
+            got = self.stdout_of(box.id, proc.exec_id, stream)
+            if got != numbered(count):
+                self.report.violate("lost_lines", f"{name} {stream}: {diff_lines(got, count)}")
+
+    def check_invariants(self):
+        """After a restart: no unknown status, true exit codes, no stray shim or container."""
+        listed = {c["id"]: c for c in self.client.list()}
+        for cid, found in listed.items():
+            if cid not in self.boxes:
+                self.report.violate("leaks", f"unexpected container {cid}")
+            for st in [found] + found["processes"]:
+                if st.get("error"):
+                    self.report.violate("corrupt", f"{cid}/{st['id']}: {st['error']}")
+        self.check_state_files()
+        self.check_no_strays()
+
+    def check_state_files(self):
+        """Every state file read after a crash parses."""
+        cdir = state.containers_dir(self.root)
+        for cid in os.listdir(cdir):
+            if cid.startswith("."):
+                continue
+            try:
+                state.read_json(os.path.join(cdir, cid, state.CONTAINER_JSON))
+                for name in os.listdir(os.path.join(cdir, cid)):
+                    pdir = os.path.join(cdir, cid, name)
+                    if name.startswith(".") or name == "bundle" or not os.path.isdir(pdir):
+                        continue
+                    state.read_shim_pid(pdir)
+                    state.read_exit_status(pdir)
+            except state.StateError as err:
+                self.report.violate("corrupt", str(err))
+
+    def strays(self):
+        """Return shims and runtime containers the manager does not account for."""
+        listed = self.client.list()
+        shims = {p["shim_pid"] for c in listed for p in [c] + c["processes"]}
+        ids = {c["id"] for c in listed}
+        stray = [f"shim {pid}" for pid in shim_pids(self.root) if pid not in shims]
+        stray += [f"runc {cid} {status}" for cid, status, _pid in
+                  helpers.runc_list(os.path.join(self.root, "runc")) if cid not in ids]
+        return stray
+
+    def check_no_strays(self):
+        """Fail on a shim or runtime container nobody knows (after a short settling time)."""
+        # A shim started by a killed manager may still be starting: give it time.
+        deadline = time.monotonic() + 10
+        while True:
+            stray = self.strays()
+            if not stray or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)  # poll interval of a deadline loop
+        for item in stray:
+            self.report.violate("leaks", item)
+
+    def check_events(self):
+        """Every published exit event carries the true code and time; count the rest.
+
+        An exit is recorded once (exitStatus, the state, wait: checked above).
+        Its event crosses a crash window: the manager killed between sending
+        it and marking it reported publishes it again after the restart (an
+        identical repeat: same id, exec id, time and code), or, with the mark
+        written first, not at all. Both are counted and reported; a repeat
+        that differs, or a wrong code, is a violation.
+        """
+        # Events reach our reader after the answers that caused them: the last
+        # incarnation's stream has caught up once it carries the last delete.
+        last, cid = self.event_logs[-1], self.last_deleted
+        if cid is not None:
+            helpers.wait_until(lambda: cid in last.deleted or not last.is_alive(), 10,
+                               what="the event stream caught up")
+        seen = {}
+        for events in self.event_logs:
+            for event in events.exits:
+                seen.setdefault((event["id"], event["exec_id"]), []).append(
+                    (event["exit_code"], event["time"]))
+        for box in self.boxes.values():
+            for proc in [box.init, *box.execs.values()]:
+                if not proc.checked or proc.code is None:
+                    continue
+                published = seen.get((box.id, proc.exec_id), [])
+                codes = [code for code, _time in published]
+                self.report.events_seen += len(codes)
+                if len(codes) > 1:
+                    self.report.duplicate_events += 1
+                    self.report.repeated.append(f"{box.id} {proc.exec_id}")
+                if len(set(published)) > 1:
+                    self.report.violate("lost_exits", f"{box.id} {proc.exec_id}: events "
+                                                      f"differ: {published}")
+                if any(code != proc.code for code in codes):
+                    self.report.violate("lost_exits", f"{box.id} {proc.exec_id}: event codes "
+                                                      f"{codes}, expected {proc.code}")
+                if not codes:
+                    self.report.events_missed += 1
+                    self.report.undelivered.append(f"{box.id} {proc.exec_id}")
+
+    def check_nothing_left(self):
+        """After the last delete: no container, shim, runtime state or directory is left."""
+        helpers.wait_until(lambda: not shim_pids(self.root), 20, what="every shim gone")
+        left = [c[0] for c in helpers.runc_list(os.path.join(self.root, "runc"))]
+        left += [n for n in os.listdir(state.containers_dir(self.root))]
+        left += [c["id"] for c in self.client.list()]
+        prefix = os.path.basename(cgroup_path(self.root, ""))
+        left += glob.glob(f"/sys/fs/cgroup/*/{prefix}*") + glob.glob(f"/sys/fs/cgroup/{prefix}*")
+        for item in left:
+            self.report.violate("leaks", f"left behind: {item}")
+
+
+def shim_pids(root):
+    """Return the pids of live shims (and shim starters) working under ROOT."""
+    return [pid for pid in helpers.processes_mentioning(os.path.join(root, "containers"))
+            if b"--state-dir" in read_cmdline(pid)]
+
+
+def read_cmdline(pid):
+    """Return /proc/PID/cmdline (empty if gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def diff_lines(got, count):
+    """Describe how GOT differs from `seq 1 COUNT`: missing and duplicated numbers."""
+    numbers = [int(x) for x in got.split(b"\n") if x.strip().isdigit()]
+    missing = sorted(set(range(1, count + 1)) - set(numbers))
+    dups = len(numbers) - len(set(numbers))
+    return f"{len(missing)} missing (first {missing[:5]}), {dups} duplicated"
