@@ -2,9 +2,10 @@
 
 import base64
 import re
+import time
 
-from . import attach, bodies, execs, logs, openapi
-from .http import HttpError, Response, StreamResponse, UpgradeResponse
+from . import attach, bodies, execs, logs, metrics, openapi
+from .http import HttpError, Response, StreamResponse, TextResponse, UpgradeResponse
 
 VERSION = "0.1.0"
 ATTACH_PROTOCOL = "tether-attach"
@@ -14,6 +15,7 @@ ROUTES = [
     ("GET", "/v1/version", "get_version"),
     ("GET", "/v1/health", "get_health"),
     ("GET", "/v1/openapi.json", "get_openapi"),
+    ("GET", "/v1/metrics", "get_metrics"),
     ("GET", "/v1/events", "get_events"),
     ("GET", "/v1/containers", "list_containers"),
     ("POST", "/v1/containers", "create_container"),
@@ -38,6 +40,10 @@ def compile_routes(routes):
         pattern = re.escape(template).replace(re.escape("{id}"), "(?P<id>[^/]+)")
         compiled.append((method, re.compile(pattern), name))
     return compiled
+
+
+# The metrics' route label: the template, so that ids do not multiply the series.
+TEMPLATES = {name: template for _method, template, name in ROUTES}
 
 
 def match_route(compiled, method, path):
@@ -74,16 +80,32 @@ def record_dict(record):
 class Api:
     """Dispatch requests to the route handlers."""
 
-    def __init__(self, service, bus, changes):
+    def __init__(self, service, bus, changes, stats=None):
         self.service = service
         self.events = bus
         self.changes = changes
         self.routes = compile_routes(ROUTES)
+        self.stats = stats or metrics.Metrics()
 
     async def handle(self, request):
-        """Answer one request."""
-        name, params = match_route(self.routes, request.method, request.path)
-        return await wrap_bad_request(getattr(self, name))(request, **params)
+        """Answer one request; count it and its latency by route and status."""
+        started, route, code = time.monotonic(), "unmatched", 500
+        try:
+            name, params = match_route(self.routes, request.method, request.path)
+            route = TEMPLATES[name]
+            answer = await wrap_bad_request(getattr(self, name))(request, **params)
+            code = getattr(answer, "status", 101 if isinstance(answer, UpgradeResponse) else 200)
+            return answer
+        except HttpError as err:
+            code = err.status
+            raise
+        finally:
+            self.stats.observe_request(request.method, route, code, time.monotonic() - started)
+
+    async def get_metrics(self, request):
+        """Answer the metrics in the Prometheus text format."""
+        text = metrics.render(self.stats, self.service.registry, self.events.counts)
+        return TextResponse(text, metrics.CONTENT_TYPE)
 
     async def get_version(self, request):
         """Answer the version."""

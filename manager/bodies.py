@@ -90,6 +90,61 @@ def _abs_dir(body, key):
     return os.path.normpath(path)
 
 
+def _user(body):
+    user = body.get("user")
+    if user is None:
+        return None
+    _check(isinstance(user, dict) and all(
+        isinstance(user.get(k), int) and not isinstance(user.get(k), bool) and
+        0 <= user[k] < 1 << 32 for k in ("uid", "gid")),
+        "invalid user: expected {\"uid\": N, \"gid\": N}")
+    return user["uid"], user["gid"]
+
+
+def _hostname(body):
+    name = body.get("hostname")
+    _check(name is None or (isinstance(name, str) and 0 < len(name) <= 64 and
+                            all(c.isalnum() or c in "-." for c in name)),
+           "invalid hostname: expected letters, digits, '-' and '.' (at most 64)")
+    return name
+
+
+def _cpus(body):
+    cpus = body.get("cpus")
+    _check(cpus is None or (isinstance(cpus, (int, float)) and not isinstance(cpus, bool) and
+                            0.01 <= cpus <= 1024),
+           "invalid cpus: expected a number of cores from 0.01 to 1024")
+    return cpus
+
+
+def _mount(mount):
+    _check(isinstance(mount, dict) and isinstance(mount.get("source"), str) and
+           isinstance(mount.get("destination"), str) and
+           isinstance(mount.get("readonly", False), bool),
+           "invalid mounts: expected [{\"source\", \"destination\", \"readonly\"}]")
+    source, destination = mount["source"], mount["destination"]
+    _check(os.path.isabs(source) and os.path.isabs(destination) and
+           "\0" not in source + destination, "invalid mounts: paths must be absolute")
+    _check(os.path.exists(source), f"invalid mount source {source}: no such file or directory")
+    return {"source": source, "destination": destination,
+            "readonly": mount.get("readonly", False)}
+
+
+def _spec_options(body):
+    """Return the config.json options of a rootfs create body (docs/api.md)."""
+    mounts = body.get("mounts") or []
+    _check(isinstance(mounts, list), "invalid mounts: expected a list")
+    net = body.get("net")
+    _check(net in (None, "host", "none"), "invalid net: expected host or none")
+    return {"user": _user(body), "hostname": _hostname(body),
+            "memory": _positive_int(body, "memory", 1 << 50), "cpus": _cpus(body),
+            "pids_limit": _positive_int(body, "pids_limit", 1 << 22),
+            "mounts": [_mount(m) for m in mounts], "net": net}
+
+
+SPEC_KEYS = ("user", "hostname", "memory", "cpus", "pids_limit", "mounts", "net")
+
+
 def parse_create(body):
     """Return the validated create body as a dict."""
     try:
@@ -105,15 +160,17 @@ def parse_create(body):
            "log_max_size": _positive_int(body, "log_max_size", 1 << 40),
            "log_max_files": _positive_int(body, "log_max_files", 100)}
     if has_bundle:
-        _check(not out["env"] and out["cwd"] is None and out["args"] is None,
-               "create: env, cwd and args are refused with a bundle "
-               "(its config.json is authoritative)")
+        _check(not out["env"] and out["cwd"] is None and out["args"] is None and
+               all(body.get(k) in (None, []) for k in SPEC_KEYS),
+               "create: env, cwd, args, user, hostname, memory, cpus, pids_limit, mounts "
+               "and net are refused with a bundle (its config.json is authoritative)")
         out["bundle"] = _abs_dir(body, "bundle")
         _check(os.path.isfile(os.path.join(out["bundle"], "config.json")),
                f"invalid bundle {out['bundle']}: no config.json")
         out["tty_given"] = "tty" in body and body["tty"] is not None
     else:
         out["rootfs"] = _abs_dir(body, "rootfs")
+        out["spec"] = _spec_options(body)
         _check(out["args"] is None or len(out["args"]) > 0, "invalid args: empty")
     return out
 
@@ -171,7 +228,8 @@ def parse_tail(query):
     text = query.get("tail")
     if text in (None, "", "all"):
         return None
-    _check(text.isdigit(), f"invalid tail {text!r}: expected a number")
+    # isascii: "²".isdigit() is true, but int("²") fails (a 500, found by hypothesis).
+    _check(text.isascii() and text.isdigit(), f"invalid tail {text!r}: expected a number")
     return int(text)
 
 

@@ -14,8 +14,7 @@ from manager import __version__
 from shim import state
 
 ERROR_EXIT = 125
-CREATE_OPTIONS = ("(--bundle DIR | --rootfs DIR [-- ARGS...]) [-t] [-i] [--env K=V]... "
-                  "[--cwd P] [--runtime NAME] [--label K=V]...")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 class UsageError(Exception):
@@ -62,6 +61,26 @@ def add_process_options(p):
     p.add_argument("-w", "--cwd", metavar="P", help="working directory inside the container")
 
 
+def add_spec_options(p):
+    """Add the config.json options of --rootfs containers and of `tether spec`."""
+    g = p.add_argument_group("config.json options (with --rootfs)")
+    g.add_argument("-u", "--user", metavar="UID:GID", help="run the process as UID:GID (numbers)")
+    g.add_argument("--hostname", metavar="NAME", help="hostname in the container (default tether)")
+    g.add_argument("-m", "--memory", metavar="SIZE", help="memory limit: 64m, 1g, bytes")
+    g.add_argument("--cpus", metavar="N", help="CPU limit in cores: 0.5, 2")
+    g.add_argument("--pids-limit", metavar="N", help="maximum number of processes")
+    g.add_argument("--mount", action="append", default=[], metavar="SRC:DST[:ro]",
+                   help="bind-mount host path SRC at DST, read-only with :ro (repeatable)")
+    g.add_argument("--net", choices=spec_nets(), metavar="host|none",
+                   help="network: none (own namespace, loopback only; default) or host")
+
+
+def spec_nets():
+    """Return the --net choices."""
+    from manager import spec
+    return spec.NETS
+
+
 def add_create_options(p):
     """Add the options of create and run."""
     add_id(p)
@@ -72,6 +91,7 @@ def add_create_options(p):
     p.add_argument("args", nargs="*", metavar="ARGS",
                    help="with --rootfs: the command to run (after --; default sh)")
     add_process_options(p)
+    add_spec_options(p)
     p.add_argument("--runtime", metavar="NAME", help="OCI runtime: runc (default), a path, native")
     p.add_argument("-l", "--label", action="append", default=[], metavar="K=V",
                    help="attach a label (repeatable)")
@@ -94,11 +114,22 @@ def add_exec_options(p):
     add_exec_id(p, "name the exec process (default: chosen by the manager)")
 
 
+def add_print_spec_options(p):
+    """Add the options of spec."""
+    p.add_argument("--rootfs", metavar="DIR", default="rootfs",
+                   help="root.path of the config (default rootfs, relative to the bundle)")
+    p.add_argument("args", nargs="*", metavar="ARGS", help="the command to run (after --)")
+    add_process_options(p)
+    add_spec_options(p)
+
+
 def add_daemon_options(p):
     """Add the options of daemon."""
     p.add_argument("--detach", action="store_true", help="daemonize (python-daemon)")
     p.add_argument("--runtime-root", metavar="DIR", help="runc --root (default ROOT/runc)")
     p.add_argument("--socket-group", metavar="G", help="group allowed to use the socket")
+    p.add_argument("--log-level", choices=LOG_LEVELS, default="info", metavar="LEVEL",
+                   help="debug, info (default), warning or error; JSON lines on stderr")
 
 
 def add_list_options(p):
@@ -158,12 +189,26 @@ def add_id_and_exec_id(p):
 COMMANDS = [
     ("daemon", [], None, add_daemon_options, "run the manager",
      "Run the manager in the foreground (systemd-friendly), or daemonized with --detach.\n"
-     "It serves the API on ROOT/tether.sock and finds running containers again on start.",
-     "tether daemon --detach"),
+     "It serves the API on ROOT/tether.sock and finds running containers again on start.\n"
+     "It logs JSON lines on stderr (ROOT/tether.log with --detach), tells systemd it is\n"
+     "ready through $NOTIFY_SOCKET (Type=notify; contrib/tether.service), and serves\n"
+     "Prometheus metrics at GET /v1/metrics. Stopping it leaves the containers running.",
+     "tether daemon --detach\n  tether daemon --log-level debug 2>&1 | jq -c .\n"
+     "  curl -s --unix-socket /run/tether/tether.sock http://tether/v1/metrics"),
+    ("spec", [], None, add_print_spec_options, "print a config.json",
+     "Print an OCI config.json, in the shape `runc spec` writes, with the same\n"
+     "options as create --rootfs: edit it, then use it with --bundle. Needs no manager.",
+     "tether spec -- httpd -f -p 8080 > /srv/web/config.json\n"
+     "  tether spec --memory 64m --cpus 0.5 --net host -u 1000:1000 -- sh"),
     ("create", [], "run:create", add_create_options, "create a container",
      "Create a container: its shim is started and the runtime's create is done;\n"
-     f"the status is `created`. Options: {CREATE_OPTIONS}",
-     "tether create web --rootfs /srv/rootfs -- httpd -f -p 8080"),
+     "the status is `created`. With --rootfs, tether writes the bundle's config.json\n"
+     "(runc's default spec) shaped by the config.json options below; with --bundle,\n"
+     "the bundle's own config.json is used as it is.",
+     "tether create web --rootfs /srv/rootfs -- httpd -f -p 8080\n"
+     "  tether create db --rootfs /srv/rootfs --memory 256m --cpus 1 --pids-limit 100 \\\n"
+     "      --mount /srv/data:/data --user 1000:1000 -- sh -c 'exec mydb /data'\n"
+     "  tether create app --bundle /srv/app        # a bundle's own config.json"),
     ("start", [], "commands:start", add_id, "start a created container",
      "Start the init process of a created container; its status becomes `running`.",
      "tether start web"),
@@ -172,14 +217,15 @@ COMMANDS = [
      "stderr (and stdin with -i or -t) and exits with the container's exit code.\n"
      "With -t: detach with ctrl-p ctrl-q; `tether attach` reconnects.",
      "tether run --rm -t shell --rootfs /srv/rootfs -- sh\n"
-     "  tether run -d web --bundle /srv/web"),
+     "  tether run -d web --bundle /srv/web\n"
+     "  tether run --rm hi --rootfs /srv/rootfs --net host --hostname hi -- uname -n"),
     ("exec", [], "run:exec", add_exec_options, "run another process in a container",
      "Run another process in a running container, under its own shim. Attached it\n"
      "exits with the process's exit code; with -d it prints the exec id.",
      "tether exec -t web -- sh\n  tether exec web -- sh -c 'echo hi'"),
     ("list", ["ls"], "commands:list", add_list_options, "list containers",
      "List the containers: a table, or a JSON array of state objects with --json.",
-     "tether list --json"),
+     "tether list\n  tether list -q\n  tether list --json"),
     ("state", [], "commands:state", add_id, "print a container's state",
      "Print the state object of a container as JSON.", "tether state web"),
     ("kill", [], "commands:kill", add_kill_options, "send a signal",
@@ -202,7 +248,8 @@ COMMANDS = [
      "process's exit code if it ends while attached.", "tether attach web"),
     ("logs", [], "commands:logs", add_logs_options, "print a container's output",
      "Print the persisted output as the process wrote it: stdout to stdout, stderr\n"
-     "to stderr; -f follows it until the process exits.", "tether logs -f --tail 20 web"),
+     "to stderr; -f follows it until the process exits.", "tether logs -f --tail 20 web\n"
+     "  tether logs --since 10m --timestamps web"),
     ("events", [], "commands:events", add_events_options, "stream events",
      "Stream lifecycle events (create, start, exit, oom, delete, pause, resume,\n"
      "shim-lost) as lines, or as JSON lines with --json.", "tether events --json"),
@@ -216,8 +263,16 @@ def build_parser():
     """Return the parser of the tether command line."""
     parser = Parser(prog="tether", formatter_class=argparse.RawDescriptionHelpFormatter,
                     description="Run OCI containers that outlive their manager.",
-                    epilog="example:\n  tether daemon --detach\n"
-                           "  tether run --rm demo --rootfs /srv/rootfs -- echo hello")
+                    epilog="examples:\n  tether daemon --detach\n"
+                           "  tether run --rm demo --rootfs /srv/rootfs -- echo hello\n"
+                           "  tether run -d web --rootfs /srv/rootfs -- httpd -f -p 8080\n"
+                           "  tether logs -f web; tether exec -t web -- sh\n"
+                           "  tether delete --force web\n\n"
+                           "exit codes: run, exec and wait exit with the process's code "
+                           "(128+N for\nsignal N); tether's own errors exit 125 with one "
+                           "line on stderr.\n"
+                           "completion: contrib/completion/ (bash, zsh); "
+                           "systemd: contrib/tether.service")
     parser.add_argument("--root", metavar="DIR", default=state.default_root(),
                         help="state directory (env TETHER_ROOT; default %(default)s)")
     parser.add_argument("--socket", metavar="PATH", help="API socket (default ROOT/tether.sock)")
@@ -266,7 +321,19 @@ def run_daemon(opts):
     """Run the manager (imported here: the client commands never load it)."""
     from manager import daemon
     return daemon.run(opts.root, socket_path=opts.socket, detach=opts.detach,
-                      runtime_root=opts.runtime_root, socket_group=opts.socket_group)
+                      runtime_root=opts.runtime_root, socket_group=opts.socket_group,
+                      log_level=opts.log_level)
+
+
+def print_spec(opts):
+    """Print the config.json of the options (no manager needed)."""
+    import json
+
+    from manager import spec
+    config = spec.default_spec(rootfs=opts.rootfs, args=opts.args or None, env=opts.env,
+                               cwd=opts.cwd or "/", tty=opts.tty, **opts.spec)
+    sys.stdout.write(json.dumps(config, indent=2) + "\n")
+    return 0
 
 
 def run_client_command(opts):
@@ -287,6 +354,8 @@ def main(argv=None):
         check_opts(opts)
         if opts.command == "daemon":
             return run_daemon(opts)
+        if opts.command == "spec":
+            return print_spec(opts)
         return run_client_command(opts)
     except UsageError as err:
         return fail(err)

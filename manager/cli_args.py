@@ -89,7 +89,33 @@ def check(opts):
         opts.env = parse_env(opts.env)
     if hasattr(opts, "label"):
         opts.labels = parse_labels(opts.label)
+    if hasattr(opts, "mount"):
+        opts.spec = parse_spec_options(opts)
     CHECKS.get(opts.command, lambda _opts: None)(opts)
+
+
+def parse_spec_options(opts):
+    """Return the config.json options of OPTS (default_spec's keywords)."""
+    from manager import spec
+    return {"user": spec.parse_user(opts.user) if opts.user else None,
+            "hostname": parse_hostname(opts.hostname) if opts.hostname else None,
+            "memory": spec.parse_memory(opts.memory) if opts.memory else None,
+            "cpus": spec.parse_cpus(opts.cpus) if opts.cpus else None,
+            "pids_limit": parse_count(opts.pids_limit, "--pids-limit", 1)
+            if opts.pids_limit else None,
+            "mounts": [spec.parse_mount(m) for m in opts.mount], "net": opts.net}
+
+
+def parse_hostname(text):
+    """Return TEXT if it is a valid hostname; ValueError otherwise."""
+    if not 0 < len(text) <= 64 or not all(c.isalnum() or c in "-." for c in text):
+        raise ValueError(f"invalid --hostname {text!r}: expected letters, digits, '-' and '.'")
+    return text
+
+
+def spec_options_given(spec_opts):
+    """Return the flags among the config.json options that were given."""
+    return [k for k, v in spec_opts.items() if v not in (None, [])]
 
 
 def check_create(opts):
@@ -99,6 +125,11 @@ def check_create(opts):
     if opts.bundle and (opts.env or opts.cwd):
         raise ValueError("--env and --cwd need --rootfs: with --bundle the bundle's "
                          "config.json is used")
+    given = spec_options_given(opts.spec)
+    if opts.bundle and given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ValueError(f"{flags} need --rootfs: with --bundle the bundle's config.json is "
+                         "used (tether spec prints one to edit)")
     if opts.command == "run" and opts.detach and opts.rm:
         raise ValueError("--rm cannot be combined with -d")
 

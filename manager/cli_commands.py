@@ -1,6 +1,5 @@
 """The CLI's simple client commands: one request each, or one stream to print."""
 
-import base64
 import json
 import sys
 
@@ -36,7 +35,7 @@ def format_table(states):
 
 def cmd_list(client, opts):
     """List containers as a table, ids, or JSON."""
-    states = client.list()
+    states = [s.to_dict() for s in client.list()]
     if opts.json:
         print_json(states)
     elif opts.quiet:
@@ -47,7 +46,7 @@ def cmd_list(client, opts):
 
 def cmd_state(client, opts):
     """Print a container's state object."""
-    print_json(client.state(opts.id))
+    print_json(client.state(opts.id).to_dict())
 
 
 def cmd_start(client, opts):
@@ -77,8 +76,7 @@ def cmd_delete(client, opts):
 
 def cmd_wait(client, opts):
     """Wait for a process to exit; print its exit code and exit with it."""
-    result = client.wait(opts.id, exec_id=opts.exec_id)
-    code = result.get("exit_code") if isinstance(result, dict) else None
+    code = client.wait(opts.id, exec_id=opts.exec_id).exit_code
     if not isinstance(code, int):
         raise ClientError(f"wait {opts.id}: the manager gave no exit code")
     sys.stdout.write(f"{code}\n")
@@ -99,13 +97,12 @@ class LogPrinter:
         self.at_line_start = {"stdout": True, "stderr": True}
 
     def write(self, record):
-        """Write one record ({"stream", "time", "data": base64})."""
-        stream = record.get("stream")
+        """Write one LogRecord (its data already decoded)."""
+        stream, data = record.stream, record.data
         if stream not in self.files:
             return
-        data = base64.b64decode(record.get("data") or "")
         if self.timestamps and data:
-            data = self.prefix_lines(stream, data, record.get("time") or "-")
+            data = self.prefix_lines(stream, data, record.time or "-")
         f = self.files[stream]
         f.write(data)
         f.flush()
@@ -128,7 +125,7 @@ def cmd_logs(client, opts):
     records = client.logs(opts.id, exec_id=opts.exec_id, follow=opts.follow,
                           since=opts.since, tail=opts.tail)
     for record in records:
-        if "stream" in record:
+        if record.stream:
             printer.write(record)
 
 
@@ -146,6 +143,7 @@ def format_event(event):
 def cmd_events(client, opts):
     """Stream lifecycle events until interrupted."""
     for event in client.events():
+        event = event.to_dict()
         line = json.dumps(event, separators=(",", ":")) if opts.json else format_event(event)
         sys.stdout.write(line + "\n")
         sys.stdout.flush()

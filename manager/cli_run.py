@@ -57,10 +57,19 @@ def build_create_body(opts, console_size=None):
         body.update(rootfs=path, tty=opts.tty, args=opts.args or ["sh"], env=opts.env)
         if opts.cwd:
             body["cwd"] = opts.cwd
+        body.update(spec_body(opts.spec))
     if opts.runtime:
         body["runtime"] = opts.runtime
     if console_size:
         body["console_size"] = console_size
+    return body
+
+
+def spec_body(spec_opts):
+    """Return the create body's config.json fields of SPEC_OPTS (docs/api.md)."""
+    body = {k: v for k, v in spec_opts.items() if v not in (None, [])}
+    if "user" in body:
+        body["user"] = {"uid": body["user"][0], "gid": body["user"][1]}
     return body
 
 
@@ -147,7 +156,7 @@ def cmd_exec(client, opts):
     """Run a process in a container; return its exit code unless -d."""
     body = build_exec_body(opts, attached_terminal(opts, not opts.detach))
     process = client.exec(opts.id, body)
-    exec_id = process.get("id") or opts.exec_id
+    exec_id = process.id or opts.exec_id
     if opts.detach:
         sys.stdout.write(f"{exec_id}\n")
         return 0
@@ -160,16 +169,16 @@ def find_process(state, exec_id):
     """Return the process state of EXEC_ID in a container's STATE (the init one for None)."""
     if exec_id is None:
         return state
-    for process in state.get("processes") or []:
-        if process.get("id") == exec_id:
+    for process in state.processes:
+        if process.id == exec_id:
             return process
-    raise ClientError(f"attach {state.get('id')}: no exec process {exec_id!r}")
+    raise ClientError(f"attach {state.id}: no exec process {exec_id!r}")
 
 
 def cmd_attach(client, opts):
     """Attach to a running process; return its exit code, or 0 on detach."""
     process = find_process(client.state(opts.id), opts.exec_id)
-    tty, stdin = bool(process.get("tty")), bool(process.get("stdin"))
+    tty, stdin = bool(process.tty), bool(process.stdin)
     if tty:
         need_terminal("attach")
     stream = attach_client.open_attach(client.socket_path, opts.id, opts.exec_id)

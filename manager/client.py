@@ -8,6 +8,8 @@ import json
 import socket
 import urllib.parse
 
+from manager.results import ContainerState, Event, ExitResult, LogRecord, ProcessState, Version
+
 API = "/v1"
 # Bodies of ordinary answers are small; refuse to buffer a runaway one.
 MAX_BODY = 16 << 20
@@ -86,7 +88,12 @@ def build_path(path, query=None):
 
 
 class Client:
-    """One method per API operation; each call uses its own connection."""
+    """One method per API operation; each call uses its own connection.
+
+    Answers are typed records (manager.results); errors raise ApiError with the
+    manager's one-line message, its HTTP status and, for create/exec, the exit
+    code the CLI uses (127 not found, 126 not executable).
+    """
 
     def __init__(self, socket_path, timeout=None):
         self.socket_path = socket_path
@@ -151,8 +158,8 @@ class Client:
     # -- operations --------------------------------------------------------
 
     def version(self):
-        """Return the manager's version object."""
-        return self.call("GET", "/version")
+        """Return the manager's Version."""
+        return Version(self.call("GET", "/version"))
 
     def health(self):
         """Return the manager's health object."""
@@ -162,21 +169,31 @@ class Client:
         """Return the OpenAPI document of the API."""
         return self.call("GET", "/openapi.json")
 
+    def metrics(self):
+        """Return the metrics text (Prometheus format)."""
+        conn, resp = self.open("GET", "/metrics")
+        try:
+            return resp.read(MAX_BODY).decode()
+        except (OSError, http.client.HTTPException) as err:
+            raise ClientError(f"GET {API}/metrics: read answer: {err}") from err
+        finally:
+            conn.close()
+
     def list(self):
-        """Return the state objects of all containers."""
-        return self.call("GET", "/containers")
+        """Return the ContainerState of every container, sorted by id."""
+        return [ContainerState(s) for s in self.call("GET", "/containers")]
 
     def create(self, body):
-        """Create a container from a create body; return its state."""
-        return self.call("POST", "/containers", body)
+        """Create a container from a create body (docs/api.md); return its ContainerState."""
+        return ContainerState(self.call("POST", "/containers", body))
 
     def state(self, cid):
-        """Return the state object of CID."""
-        return self.call("GET", f"/containers/{quote_id(cid)}")
+        """Return the ContainerState of CID."""
+        return ContainerState(self.call("GET", f"/containers/{quote_id(cid)}"))
 
     def start(self, cid):
-        """Start the init process of CID; return its state."""
-        return self.call("POST", f"/containers/{quote_id(cid)}/start")
+        """Start the init process of CID; return its ContainerState."""
+        return ContainerState(self.call("POST", f"/containers/{quote_id(cid)}/start"))
 
     def kill(self, cid, signal, all_processes=False, exec_id=None):
         """Send SIGNAL to CID's init process (or to an exec)."""
@@ -184,25 +201,25 @@ class Client:
         self.call("POST", f"/containers/{quote_id(cid)}/kill", body)
 
     def pause(self, cid):
-        """Freeze CID; return its state."""
-        return self.call("POST", f"/containers/{quote_id(cid)}/pause")
+        """Freeze CID; return its ContainerState."""
+        return ContainerState(self.call("POST", f"/containers/{quote_id(cid)}/pause"))
 
     def resume(self, cid):
-        """Thaw CID; return its state."""
-        return self.call("POST", f"/containers/{quote_id(cid)}/resume")
+        """Thaw CID; return its ContainerState."""
+        return ContainerState(self.call("POST", f"/containers/{quote_id(cid)}/resume"))
 
     def delete(self, cid, force=False):
         """Delete CID and its state (kill it first with FORCE)."""
         self.call("DELETE", f"/containers/{quote_id(cid)}", query={"force": force})
 
     def exec(self, cid, body):
-        """Start an exec process from an exec body; return its process state."""
-        return self.call("POST", f"/containers/{quote_id(cid)}/exec", body)
+        """Start an exec process from an exec body; return its ProcessState."""
+        return ProcessState(self.call("POST", f"/containers/{quote_id(cid)}/exec", body))
 
     def wait(self, cid, exec_id=None):
-        """Block until the process exits; return {"exit_code", "exited_at", "oom_killed"}."""
-        return self.call("GET", f"/containers/{quote_id(cid)}/wait",
-                         query={"exec_id": exec_id})
+        """Block until the process exits; return its ExitResult."""
+        return ExitResult(self.call("GET", f"/containers/{quote_id(cid)}/wait",
+                                    query={"exec_id": exec_id}))
 
     def resize(self, cid, cols, rows, exec_id=None):
         """Set the terminal size of CID's init process (or of an exec)."""
@@ -210,10 +227,10 @@ class Client:
         self.call("POST", f"/containers/{quote_id(cid)}/resize", body)
 
     def logs(self, cid, exec_id=None, follow=False, since=None, tail=None):
-        """Yield log records ({"stream", "time", "data"}) and a final {"exit_code"}."""
+        """Yield LogRecords; following ends with one whose exit_code is set (stream None)."""
         query = {"exec_id": exec_id, "follow": follow, "since": since, "tail": tail}
-        return self.stream(f"/containers/{quote_id(cid)}/logs", query)
+        return (LogRecord(r) for r in self.stream(f"/containers/{quote_id(cid)}/logs", query))
 
-    def events(self):
-        """Yield lifecycle events as they happen."""
-        return self.stream("/events")
+    def events(self, since=None):
+        """Yield lifecycle Events as they happen (SINCE: replay recent ones first)."""
+        return (Event(e) for e in self.stream("/events", {"since": since}))

@@ -11,7 +11,8 @@ import sys
 
 from shim import state
 
-from . import api, events, http, registry, scan, service, tracker, watch
+from . import api, events, http, jsonlog, metrics, registry, scan, sdnotify, service, tracker, \
+    watch
 
 log = logging.getLogger("tether.daemon")
 
@@ -25,20 +26,32 @@ class StartError(Exception):
 
 
 def prepare_root(root):
-    """Create ROOT (0711) and ROOT/containers (0711)."""
+    """Create ROOT (0711) and ROOT/containers (0711); refuse a root another user owns."""
     for path in (root, state.containers_dir(root)):
         try:
             os.makedirs(path, state.ROOT_MODE, exist_ok=True)
+            check_owner(path)
             os.chmod(path, state.ROOT_MODE)
         except OSError as err:
             raise StartError(f"create state dir {path}: {err.strerror}") from err
+
+
+def check_owner(path):
+    """Raise StartError unless PATH is a directory (not a symlink) owned by us."""
+    # Serving another user's root would let them plant files we then trust.
+    st = os.lstat(path)
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise StartError(f"use state dir {path}: not a directory (symlinks are refused)")
+    if st.st_uid != os.geteuid():
+        raise StartError(f"use state dir {path}: owned by uid {st.st_uid}, not by us "
+                         f"(uid {os.geteuid()})")
 
 
 def lock_root(root):
     """Hold ROOT/tether.pid with flock and write our pid into it; return its fd."""
     path = os.path.join(root, PID_FILE)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
     except OSError as err:
         raise StartError(f"open pid file {path}: {err.strerror}") from err
     try:
@@ -88,7 +101,9 @@ class Manager:
                                        self.tracker)
         self.exits = watch.ExitWatch(state.containers_dir(root), self.tracker.on_exit_status,
                                      self.tracker.on_overflow)
-        self.server = http.Server(api.Api(self.service, self.events, self.changes).handle)
+        self.stats = metrics.Metrics()
+        self.server = http.Server(api.Api(self.service, self.events, self.changes,
+                                          self.stats).handle)
 
     async def start(self):
         """Watch, scan, reattach, then listen (in this order: nothing is missed)."""
@@ -99,8 +114,8 @@ class Manager:
                 self.tracker.adopt(cscan)
             except (OSError, state.StateError) as err:
                 log.error("reattach %s: %s", cscan.dir, err)
-        await asyncio.gather(*(self.service.refresh_status(c)
-                               for c in self.registry.sorted_containers()))
+        await self.service.refresh_all(self.registry.sorted_containers())
+        self.stats.reattached = len(list(self.registry.all_processes()))
         log.info("reattached %d containers", len(self.registry.containers))
         await self._listen()
 
@@ -142,15 +157,18 @@ async def serve(root, socket_path, runtime_root, socket_group, ready_fd=None):
     if ready_fd is not None:
         os.write(ready_fd, b"ready\n")
         os.close(ready_fd)
+    # Type=notify: systemd counts the manager as started once it listens.
+    sdnotify.notify(f"READY=1\nSTATUS=serving {len(manager.registry.containers)} containers\n"
+                    f"MAINPID={os.getpid()}")
     await stopping.wait()
+    sdnotify.notify("STOPPING=1")
     log.info("stopping (containers keep running)")
     await manager.stop()
 
 
-def setup_logging(stream):
-    """Log to STREAM, one line per record."""
-    logging.basicConfig(level=logging.INFO, stream=stream,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def setup_logging(stream, level="info"):
+    """Log to STREAM as JSON lines (journald-friendly) at LEVEL and above."""
+    jsonlog.setup_logging(stream, level)
 
 
 def run_foreground(root, socket_path, runtime_root, socket_group, ready_fd=None):
@@ -166,7 +184,7 @@ def run_foreground(root, socket_path, runtime_root, socket_group, ready_fd=None)
     return 0
 
 
-def run_detached(root, socket_path, runtime_root, socket_group, lock_fd):
+def run_detached(root, socket_path, runtime_root, socket_group, lock_fd, log_level="info"):
     """Daemonize; return 0 once the daemon listens (its readiness pipe), else 125."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -175,7 +193,7 @@ def run_detached(root, socket_path, runtime_root, socket_group, lock_fd):
         code = 125
         try:
             code = _daemon_child(root, socket_path, runtime_root, socket_group,
-                                 lock_fd, write_fd)
+                                 lock_fd, write_fd, log_level)
         finally:
             os._exit(code)
     os.close(write_fd)
@@ -190,20 +208,24 @@ def run_detached(root, socket_path, runtime_root, socket_group, lock_fd):
     return 0
 
 
-def _daemon_child(root, socket_path, runtime_root, socket_group, lock_fd, ready_fd):
+def _daemon_child(root, socket_path, runtime_root, socket_group, lock_fd, ready_fd,
+                  log_level="info"):
     import daemon  # python-daemon: only the detaching path pays for its import
 
-    log_file = open(os.path.join(root, LOG_FILE), "a")
+    log_fd = os.open(os.path.join(root, LOG_FILE),
+                     os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    log_file = os.fdopen(log_fd, "a")
     context = daemon.DaemonContext(
         files_preserve=[lock_fd, ready_fd, log_file], umask=0o022, working_directory="/",
         detach_process=True, signal_map={}, stdout=log_file, stderr=log_file)
     with context:
         write_pid(lock_fd)
-        setup_logging(log_file)
+        setup_logging(log_file, log_level)
         return run_foreground(root, socket_path, runtime_root, socket_group, ready_fd)
 
 
-def run(root, socket_path=None, detach=False, runtime_root=None, socket_group=None):
+def run(root, socket_path=None, detach=False, runtime_root=None, socket_group=None,
+        log_level="info"):
     """Run the manager on ROOT until SIGTERM/SIGINT (DETACH: daemonize); return the exit status."""
     root = os.path.abspath(root or state.default_root())
     socket_path = os.path.abspath(socket_path or os.path.join(root, SOCKET))
@@ -215,6 +237,6 @@ def run(root, socket_path=None, detach=False, runtime_root=None, socket_group=No
         print(f"tether: {err}", file=sys.stderr)
         return 125
     if detach:
-        return run_detached(root, socket_path, runtime_root, socket_group, lock_fd)
-    setup_logging(sys.stderr)
+        return run_detached(root, socket_path, runtime_root, socket_group, lock_fd, log_level)
+    setup_logging(sys.stderr, log_level)
     return run_foreground(root, socket_path, runtime_root, socket_group)

@@ -19,6 +19,7 @@ class EventBus:
     def __init__(self):
         self._queues = set()
         self.history = collections.deque(maxlen=HISTORY)
+        self.counts = collections.Counter()  # events published, by type (metrics)
 
     def emit(self, kind, container_id, exec_id=None, time=None, **extra):
         """Publish one event; TIME (RFC 3339) defaults to now."""
@@ -26,7 +27,9 @@ class EventBus:
                  "time": time or state.format_time(state.now_ns())}
         event.update(extra)
         self.history.append(event)
-        log.info("event %s %s%s", kind, container_id, f" exec {exec_id}" if exec_id else "")
+        self.counts[kind] += 1
+        log.info("event %s %s%s", kind, container_id, f" exec {exec_id}" if exec_id else "",
+                 extra={"container": container_id, "exec_id": exec_id})
         for queue in list(self._queues):
             try:
                 queue.put_nowait(event)

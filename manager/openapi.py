@@ -49,6 +49,10 @@ PATHS = {
     "/v1/health": {"get": _op("Liveness of the manager", {"200": _json(
         {"type": "object", "properties": {"ok": {"type": "boolean"}}})})},
     "/v1/openapi.json": {"get": _op("This document", {"200": _json({"type": "object"})})},
+    "/v1/metrics": {"get": _op("Metrics in the Prometheus text format (version 0.0.4)", {
+        "200": {"description": "containers by status, live shims, exits, events, restarts, "
+                               "API request counts and latencies",
+                "content": {"text/plain": {"schema": {"type": "string"}}}}})},
     "/v1/events": {"get": _op("Stream of lifecycle events", {
         "200": _ndjson(_ref("Event"), "one event per line")},
         [_query("since", description="replay recent events at or after this RFC 3339 time")])},
@@ -115,7 +119,14 @@ SCHEMAS = {
         "id": _STR, "bundle": _STR, "rootfs": _STR, "args": _STRS, "tty": {"type": "boolean"},
         "stdin": {"type": "boolean"}, "env": _STRS, "cwd": _STR, "runtime": _STR,
         "labels": {"type": "object", "additionalProperties": _STR}, "console_size": _SIZE,
-        "log_max_size": {"type": "integer"}, "log_max_files": {"type": "integer"}}},
+        "log_max_size": {"type": "integer"}, "log_max_files": {"type": "integer"},
+        "user": {"type": "object",
+                 "properties": {"uid": {"type": "integer"}, "gid": {"type": "integer"}}},
+        "hostname": _STR, "memory": {"type": "integer", "description": "bytes"},
+        "cpus": {"type": "number"}, "pids_limit": {"type": "integer"},
+        "net": {"type": "string", "enum": ["host", "none"]},
+        "mounts": {"type": "array", "items": {"type": "object", "properties": {
+            "source": _STR, "destination": _STR, "readonly": {"type": "boolean"}}}}}},
     "ExecBody": {"type": "object", "required": ["args"], "properties": {
         "exec_id": _STR, "args": _STRS, "env": _STRS, "cwd": _STR, "tty": {"type": "boolean"},
         "stdin": {"type": "boolean"}, "console_size": _SIZE}},

@@ -141,7 +141,7 @@ class Service:
             bundle = os.path.join(cdir, "bundle")
             state.make_private_dir(bundle, 0o755)
             spec = default_spec(rootfs=opts["rootfs"], args=opts["args"], env=opts["env"],
-                                cwd=opts["cwd"] or "/", tty=tty)
+                                cwd=opts["cwd"] or "/", tty=tty, **opts["spec"])
             spec["linux"]["cgroupsPath"] = cgroup_path(self.root, container.id)
             state.write_json(os.path.join(bundle, "config.json"), spec)
         else:
@@ -319,12 +319,44 @@ class Service:
         self.registry.remove(container)
         state.remove_tree(container.dir)
 
+    async def refresh_all(self, containers):
+        """Refresh reattached init processes: one `runc list` per runtime, not N `runc state`."""
+        # With 500 containers, 500 concurrent `runc state` took seconds on 2 cores.
+        groups = {}
+        for container in containers:
+            if container.init.status in (registry.CREATED, registry.RUNNING):
+                rt = self.runtime(container)
+                key = (rt.binary, rt.root) if isinstance(rt, runtime.Runc) else None
+                groups.setdefault(key, []).append(container)
+        jobs = [self.refresh_status(c) for c in groups.pop(None, [])]
+        jobs += [self._refresh_group(runtime.Runc(*key), group) for key, group in groups.items()]
+        await asyncio.gather(*jobs)
+
+    async def _refresh_group(self, rt, group):
+        try:
+            listed = json.loads(await rt.run("list", "--format", "json") or b"null")
+        except (runtime.RuntimeFailure, ValueError):
+            listed = None
+        if not isinstance(listed, list):  # null: runc knows none of them
+            listed = [] if listed is None else None
+        if listed is None:
+            await asyncio.gather(*(self.refresh_status(c) for c in group))
+            return
+        found = {item.get("id"): item for item in listed if isinstance(item, dict)}
+        for container in group:
+            self.apply_runtime_state(container, found.get(container.id) or {})
+
     async def refresh_status(self, container):
         """Ask the runtime whether a reattached init process is created, running or paused."""
+        if container.init.status not in (registry.CREATED, registry.RUNNING):
+            return
+        self.apply_runtime_state(container, await self.runtime(container).state(container) or {})
+
+    def apply_runtime_state(self, container, found):
+        """Take the runtime's state FOUND (runc state/list shape) for the init process."""
         init = container.init
         if init.status not in (registry.CREATED, registry.RUNNING):
             return
-        found = await self.runtime(container).state(container) or {}
         status = found.get("status")
         if init.pid is None and isinstance(found.get("pid"), int) and found["pid"] > 0:
             # The manager died before the shim's result arrived: take runc's word.

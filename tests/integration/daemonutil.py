@@ -11,9 +11,9 @@ import sys
 import helpers
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PYTHON = os.path.join(REPO, ".venv", "bin", "python")
-if not os.path.exists(PYTHON):
-    PYTHON = sys.executable
+# The interpreter running the tests: contrib/check-pythons runs the suite
+# under other Python versions, and the manager must run under the same one.
+PYTHON = sys.executable
 
 
 class UnixConnection(http.client.HTTPConnection):
