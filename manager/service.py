@@ -39,17 +39,22 @@ def cgroup_path(root, container_id):
     return f"/tether-{digest}-{container_id}"
 
 
-def bundle_terminal(bundle):
-    """Return process.terminal of BUNDLE/config.json; 400 if it cannot be read."""
-    path = os.path.join(bundle, "config.json")
+def read_bundle_process(bundle, status, what):
+    """Return the `process` object of BUNDLE/config.json; HttpError(STATUS) naming WHAT if unreadable."""
+    path = os.path.join(bundle or "", "config.json")
     try:
         config = state.read_json(path)
     except state.StateError as err:
-        raise HttpError(400, f"read bundle config {path}: {err}") from err
+        raise HttpError(status, f"{what}read bundle config {path}: {err}") from err
     process = config.get("process")
     if not isinstance(process, dict):
-        raise HttpError(400, f"read bundle config {path}: no process object")
-    return bool(process.get("terminal"))
+        raise HttpError(status, f"{what}read bundle config {path}: no process object")
+    return process
+
+
+def bundle_terminal(bundle):
+    """Return process.terminal of BUNDLE/config.json; 400 if it cannot be read."""
+    return bool(read_bundle_process(bundle, 400, "").get("terminal"))
 
 
 def launch_failed(err):
@@ -367,13 +372,6 @@ class Service:
 
 
 def read_process_spec(container):
-    """Return the `process` object of the container's config.json (for exec)."""
-    path = os.path.join(container.bundle or "", "config.json")
-    try:
-        config = state.read_json(path)
-    except state.StateError as err:
-        raise HttpError(409, f"exec {container.id}: read bundle config {path}: {err}") from err
-    process = config.get("process")
-    if not isinstance(process, dict):
-        raise HttpError(409, f"exec {container.id}: {path} has no process object")
+    """Return a copy of the `process` object of the container's config.json (for exec)."""
+    process = read_bundle_process(container.bundle, 409, f"exec {container.id}: ")
     return json.loads(json.dumps(process))
