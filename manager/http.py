@@ -6,10 +6,11 @@ Anything malformed gets 400 and the connection is closed; the server survives.
 """
 
 import asyncio
-import json
 import logging
 import re
 import urllib.parse
+
+import orjson
 
 log = logging.getLogger("tether.http")
 
@@ -53,8 +54,8 @@ class Request:
         if not self.body.strip():
             return {}
         try:
-            obj = json.loads(self.body)
-        except (ValueError, RecursionError) as err:
+            obj = orjson.loads(self.body)
+        except ValueError as err:  # orjson.JSONDecodeError; also its depth limit
             raise HttpError(400, f"parse request body: malformed JSON ({err})") from err
         if not isinstance(obj, dict):
             raise HttpError(400, "parse request body: expected a JSON object")
@@ -149,9 +150,14 @@ def encode_head(status, headers):
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+def dump_json(obj):
+    """Serialize OBJ as one line of JSON (orjson: the manager's hot path for list and streams)."""
+    return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_APPEND_NEWLINE)
+
+
 def encode_json(status, body, keep_alive):
     """Return a complete JSON response."""
-    data = b"" if body is None else json.dumps(body).encode() + b"\n"
+    data = b"" if body is None else dump_json(body)
     headers = [("Content-Length", str(len(data))),
                ("Connection", "keep-alive" if keep_alive else "close")]
     if body is not None:
@@ -169,7 +175,7 @@ def encode_text(answer, keep_alive):
 
 def encode_chunk(obj):
     """Return one NDJSON line as an HTTP chunk."""
-    line = json.dumps(obj).encode() + b"\n"
+    line = dump_json(obj)
     return b"%x\r\n%s\r\n" % (len(line), line)
 
 

@@ -78,7 +78,7 @@ def test_wants_upgrade():
 
 
 def test_encode_chunk():
-    assert encode_chunk({"a": 1}) == b'9\r\n{"a": 1}\n\r\n'
+    assert encode_chunk({"a": 1}) == b'8\r\n{"a":1}\n\r\n'
 
 
 def test_encode_json_no_content():
