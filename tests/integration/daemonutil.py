@@ -192,6 +192,16 @@ def send_frame(sock, kind, payload=b""):
     sock.sendall(bytes([kind]) + len(payload).to_bytes(4, "big") + payload)
 
 
+def attach_and_send(socket_path, cid, data, query=""):
+    """Attach to CID, send DATA as one stdin frame, collect until the stream ends."""
+    sock = open_attach(socket_path, cid, query=query)
+    try:
+        send_frame(sock, 0, data)
+        return collect_frames(sock)
+    finally:
+        sock.close()
+
+
 def collect_frames(sock):
     """Read frames until the stream ends; return (stdout, stderr, exit obj, errors)."""
     out, err, exit_obj, errors = b"", b"", None, []

@@ -10,7 +10,7 @@ import pytest
 
 import daemonutil
 import helpers
-from daemonutil import collect_frames, open_attach, read_ndjson, send_frame
+from daemonutil import attach_and_send, collect_frames, open_attach, read_ndjson, send_frame
 from manager import api
 from shim import state
 
@@ -160,12 +160,7 @@ def test_attach_without_logs_starts_at_the_end(daemon, rootfs):
     run(daemon, "tail", rootfs, ["sh", "-c", "echo early; read x; echo late"], stdin=True)
     helpers.wait_until(lambda: daemon.request("GET", "/v1/containers/tail/logs")[1],
                        what="first output logged")
-    sock = open_attach(daemon.socket, "tail", query="")
-    try:
-        send_frame(sock, 0, b"x\n")
-        out, _err, exit_obj, _errors = collect_frames(sock)
-    finally:
-        sock.close()
+    out, _err, exit_obj, _errors = attach_and_send(daemon.socket, "tail", b"x\n")
     assert out == b"late\n" and exit_obj == {"exit_code": 0}
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import daemonutil
 import helpers
-from daemonutil import collect_frames, open_attach, read_ndjson, send_frame
+from daemonutil import attach_and_send, collect_frames, open_attach, read_ndjson, send_frame
 from shim import state
 
 
@@ -84,12 +84,8 @@ def test_running_exec_survives_and_attach_works_again(daemon, rootfs):
     found = daemon.state("e")["processes"]
     assert [(p["id"], p["status"], p["pid"], p["stdin"]) for p in found] == \
         [("shell", "running", proc["pid"], True)]
-    sock = open_attach(daemon.socket, "e", query="exec_id=shell&logs=1")
-    try:
-        send_frame(sock, 0, b"hi\n")
-        out, _err, exit_obj, _errors = collect_frames(sock)
-    finally:
-        sock.close()
+    out, _err, exit_obj, _errors = attach_and_send(daemon.socket, "e", b"hi\n",
+                                                   query="exec_id=shell&logs=1")
     assert out == b"ready\ngot hi\n" and exit_obj == {"exit_code": 5}
     assert daemon.ok("GET", "/v1/containers/e/wait?exec_id=shell")["exit_code"] == 5
     second = daemon.ok("POST", "/v1/containers/e/exec", {"args": ["true"]})
@@ -193,12 +189,7 @@ def test_tty_session_attaches_again_after_restart(daemon, rootfs):
         sock.close()
     assert daemon.state("tty")["status"] == "running"
     daemon.ok("POST", "/v1/containers/tty/resize", {"cols": 90, "rows": 20})
-    sock = open_attach(daemon.socket, "tty", query="")
-    try:
-        send_frame(sock, 0, b"stty size; exit 3\n")
-        out, _err, exit_obj, _errors = collect_frames(sock)
-    finally:
-        sock.close()
+    out, _err, exit_obj, _errors = attach_and_send(daemon.socket, "tty", b"stty size; exit 3\n")
     assert b"20 90" in out and exit_obj == {"exit_code": 3}
 
 
