@@ -126,7 +126,7 @@ class Api:
 
     async def list_containers(self, request):
         """List the state objects, sorted by id."""
-        return Response(200, [c.to_dict() for c in self.service.registry.sorted_containers()])
+        return Response(200, [c.to_dict() for c in self.service.registry.visible_containers()])
 
     async def create_container(self, request):
         """Create a container."""
@@ -199,7 +199,12 @@ class Api:
                                  f"Upgrade: {ATTACH_PROTOCOL}")
         from_start = bodies.parse_flag(query, "logs")
 
+        proc.container.hold()  # no auto-removal before this stream has sent it all
+
         async def run(reader, writer):
             """Serve the attach stream on the upgraded connection."""
-            await attach.serve_attach(self.changes, proc, from_start, reader, writer)
-        return UpgradeResponse(ATTACH_PROTOCOL, run)
+            try:
+                await attach.serve_attach(self.changes, proc, from_start, reader, writer)
+            finally:
+                proc.container.release()
+        return UpgradeResponse(ATTACH_PROTOCOL, run, proc.container.release)

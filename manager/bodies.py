@@ -158,7 +158,8 @@ def parse_create(body):
            "console_size": _console_size(body), "env": _env(body), "cwd": _cwd(body),
            "args": _string_list(body, "args"),
            "log_max_size": _positive_int(body, "log_max_size", 1 << 40),
-           "log_max_files": _positive_int(body, "log_max_files", 100)}
+           "log_max_files": _positive_int(body, "log_max_files", 100),
+           "start": _bool(body, "start"), "auto_remove": _bool(body, "auto_remove")}
     if has_bundle:
         _check(not out["env"] and out["cwd"] is None and out["args"] is None and
                all(body.get(k) in (None, []) for k in SPEC_KEYS),

@@ -130,8 +130,6 @@ def check_create(opts):
         flags = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ValueError(f"{flags} need --rootfs: with --bundle the bundle's config.json is "
                          "used (tether spec prints one to edit)")
-    if opts.command == "run" and opts.detach and opts.rm:
-        raise ValueError("--rm cannot be combined with -d")
 
 
 def check_exec(opts):

@@ -1,11 +1,11 @@
 """The CLI's process commands: create, run, exec and attach."""
 
-import json
 import os
 import sys
 
 from manager import attach_client
 from manager.client import ClientError
+from shim import cjson
 
 STDIN_FD = 0
 
@@ -32,7 +32,7 @@ def bundle_terminal(bundle):
     """Return process.terminal of BUNDLE/config.json (False if unreadable: the manager says)."""
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:
-            config = json.load(f)
+            config = cjson.loads(f.read())
         return bool(config["process"]["terminal"])
     except (OSError, ValueError, KeyError, TypeError):
         return False
@@ -114,22 +114,22 @@ def cmd_run(client, opts):
     """Create and start a container, attached unless -d; return its exit code."""
     resolve_tty(opts)
     body = build_create_body(opts, attached_terminal(opts, not opts.detach))
-    client.create(body)
+    # --rm is the manager's job: it removes the container once it has exited
+    # and every attach stream has sent its output, also if this client dies.
+    body["auto_remove"] = opts.rm
     if opts.detach:
-        client.start(opts.id)
+        body["start"] = True  # one request; the shim runs `runc run --detach`
+        client.create(body)
         sys.stdout.write(opts.id + "\n")
         return 0
+    client.create(body)
     try:
         code = run_attached(client, opts, body["stdin"])
     except BaseException:
         if opts.rm:
             remove_quietly(client, opts.id)
         raise
-    if code is attach_client.DETACHED:
-        return 0
-    if opts.rm:
-        client.delete(opts.id, force=True)
-    return code
+    return 0 if code is attach_client.DETACHED else code
 
 
 def run_attached(client, opts, stdin):
@@ -149,6 +149,8 @@ def remove_quietly(client, cid):
     try:
         client.delete(cid, force=True)
     except ClientError as err:
+        if err.status == 404:  # the manager's auto-removal came first
+            return
         sys.stderr.write(f"tether: run --rm: delete {cid}: {err.message}\n")
 
 

@@ -117,6 +117,7 @@ class Manager:
         await self.service.refresh_all(self.registry.sorted_containers())
         self.stats.reattached = len(list(self.registry.all_processes()))
         log.info("reattached %d containers", len(self.registry.containers))
+        self.service.launcher.prepare()
         await self._listen()
 
     async def _listen(self):
@@ -136,6 +137,7 @@ class Manager:
     async def stop(self):
         """Stop serving; containers and shims go on without us."""
         await self.server.close()
+        await self.service.launcher.close()
         for proc in self.registry.all_processes():
             watch.unwatch_shim(proc)
         self.exits.close()

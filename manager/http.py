@@ -91,11 +91,15 @@ class StreamResponse:
 
 
 class UpgradeResponse:
-    """A 101 answer, then HANDLER(reader, writer) owns the connection."""
+    """A 101 answer, then HANDLER(reader, writer) owns the connection.
 
-    def __init__(self, protocol, handler):
+    ABANDON() is called instead of HANDLER when the 101 could not be sent.
+    """
+
+    def __init__(self, protocol, handler, abandon=None):
         self.protocol = protocol
         self.handler = handler
+        self.abandon = abandon
 
 
 def parse_head(head):
@@ -250,9 +254,14 @@ class Server:
             await self._send_stream(answer, reader, writer)
             return False
         if isinstance(answer, UpgradeResponse):
-            writer.write(encode_head(101, [("Connection", "Upgrade"),
-                                           ("Upgrade", answer.protocol)]))
-            await writer.drain()
+            try:
+                writer.write(encode_head(101, [("Connection", "Upgrade"),
+                                               ("Upgrade", answer.protocol)]))
+                await writer.drain()
+            except BaseException:
+                if answer.abandon is not None:
+                    answer.abandon()
+                raise
             await answer.handler(reader, writer)
             return False
         if isinstance(answer, TextResponse):

@@ -108,9 +108,46 @@ class Container:
         self.log = {}
         self.lock = asyncio.Lock()
         self.deleting = False
+        self.auto_remove = False  # --rm: removed by the manager once the init process exits
+        self.removing = False  # auto-removal under way: gone for the API
+        self.attachers = 0  # open attach streams: auto-removal waits for them
+        self._idle = None
+        self._removed = None
         self.init = Process(self, state.INIT, os.path.join(cdir, state.INIT))
         self.init.created_at = created_at
         self.execs = {}
+
+    @property
+    def visible(self):
+        """Return False while the container is being deleted or auto-removed."""
+        return not (self.deleting or self.removing)
+
+    def hold(self):
+        """Count an open attach stream (auto-removal waits until none is left)."""
+        self.attachers += 1
+
+    def release(self):
+        """Count an attach stream closed."""
+        self.attachers -= 1
+        if not self.attachers and self._idle is not None:
+            self._idle.set()
+
+    async def wait_idle(self):
+        """Return once no attach stream is open."""
+        while self.attachers:
+            self._idle = asyncio.Event()
+            await self._idle.wait()
+
+    def removed_future(self):
+        """Return a future resolved when an auto-removal has ended (done or failed)."""
+        if self._removed is None:
+            self._removed = asyncio.get_running_loop().create_future()
+        return self._removed
+
+    def resolve_removed(self):
+        """Wake those waiting for the auto-removal to end."""
+        if self._removed is not None and not self._removed.done():
+            self._removed.set_result(None)
 
     def process(self, exec_id=None):
         """Return the init process or the exec EXEC_ID; KeyError if unknown."""
@@ -179,3 +216,7 @@ class Registry:
     def sorted_containers(self):
         """Return the containers sorted by id."""
         return [self.containers[k] for k in sorted(self.containers)]
+
+    def visible_containers(self):
+        """Return the containers the API shows (not being deleted), sorted by id."""
+        return [c for c in self.sorted_containers() if c.visible]

@@ -16,6 +16,8 @@ from .spec import default_spec
 log = logging.getLogger("tether.service")
 
 SHIM_EXIT_TIMEOUT = 10.0
+# A create of an id whose --rm container is being removed waits this long for it.
+REMOVE_WAIT = 30.0
 
 
 def write_times(proc_dir, **times):
@@ -85,6 +87,9 @@ class Service:
         self.registry = reg
         self.events = bus
         self.tracker = tracker
+        tracker.on_init_exit = self.schedule_auto_remove
+        self._tasks = set()
+        self.launcher = launcher.Launcher()
 
     def runtime(self, container):
         """Return the runtime object of CONTAINER."""
@@ -97,7 +102,7 @@ class Service:
         except ValueError as err:
             raise HttpError(400, str(err)) from err
         container = self.registry.get(cid)
-        if container is None or container.deleting:
+        if container is None or not container.visible:
             raise HttpError(404, f"no such container: {cid}")
         return container
 
@@ -118,6 +123,7 @@ class Service:
             raise HttpError(400, f"create {cid}: tty={opts['tty']} but the bundle's "
                                  f"process.terminal is {tty}")
         cdir = state.container_dir(self.root, cid)
+        await self._wait_removed(cid)
         if self.registry.get(cid) is not None:
             raise HttpError(409, f"create {cid}: a container with this id exists")
         try:
@@ -127,6 +133,7 @@ class Service:
         created_at = state.format_time(state.now_ns())
         container = registry.Container(cid, cdir, runtime=opts["runtime"],
                                        labels=opts["labels"], created_at=created_at)
+        container.auto_remove = opts["auto_remove"]
         self.registry.add(container)
         async with container.lock:
             try:
@@ -158,20 +165,27 @@ class Service:
         state.write_json(os.path.join(cdir, state.CONTAINER_JSON), {
             "id": container.id, "bundle": bundle, "runtime": container.runtime,
             "labels": container.labels, "created_at": container.created_at,
-            "log": container.log})
+            "log": container.log, "auto_remove": container.auto_remove})
         proc = container.init
         proc.tty, proc.stdin = tty, opts["stdin"]
         argv = launcher.shim_argv(container.id, bundle, proc.dir, container.runtime,
                                   self.runtime_root, tty=tty, stdin=opts["stdin"],
-                                  console_size=opts["console_size"], log=container.log)
+                                  console_size=opts["console_size"], log=container.log,
+                                  start=opts["start"])
         try:
-            result = await launcher.launch_shim(argv)
+            result = await self.launcher.launch(argv)
         except launcher.LaunchError as err:
             raise launch_failed(err) from err
         fill_launched(proc, result)
         proc.status = registry.CREATED
         self.events.emit("create", container.id, pid=proc.pid)
+        # Started by the shim (create and start in one): an early exit is
+        # published after the start, not before it.
+        proc.hold_exit = opts["start"]
         self.tracker.track(proc)
+        if opts["start"]:
+            proc.hold_exit = False
+            self.mark_started(proc)
 
     async def start(self, cid):
         """Start the created init process."""
@@ -265,7 +279,10 @@ class Service:
 
     async def delete(self, cid, force=False):
         """Delete a stopped container (FORCE: kill it first) and all its state."""
-        container = self.container(cid)
+        await self._delete(self.container(cid), force)
+
+    async def _delete(self, container, force):
+        cid = container.id
         async with container.lock:
             if container.deleting:
                 raise HttpError(404, f"no such container: {cid}")
@@ -283,6 +300,35 @@ class Service:
             container.deleting = True
             self._forget(container)
         self.events.emit("delete", cid)
+
+    def schedule_auto_remove(self, container):
+        """Remove an exited --rm container once no attach stream reads its output."""
+        if not container.auto_remove or container.removing or container.deleting:
+            return
+        container.removing = True
+        task = asyncio.ensure_future(self._auto_remove(container))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _auto_remove(self, container):
+        try:
+            await container.wait_idle()
+            await self._delete(container, force=True)
+        except HttpError as err:
+            # Left visible (stopped) for a manual delete.
+            log.error("auto-remove %s: %s", container.id, err.message)
+            container.removing = False
+        finally:
+            container.resolve_removed()
+
+    async def _wait_removed(self, cid):
+        """Wait (bounded) until an auto-removal of CID under way has ended."""
+        container = self.registry.get(cid)
+        if container is not None and container.removing:
+            try:
+                await asyncio.wait_for(asyncio.shield(container.removed_future()), REMOVE_WAIT)
+            except asyncio.TimeoutError:
+                pass  # answered 409 by the caller: the id is still taken
 
     async def _kill_all(self, container):
         """SIGKILL every exec and the init process (through the runtime)."""

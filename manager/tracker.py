@@ -21,6 +21,7 @@ class Tracker:
         self.registry = reg
         self.events = bus
         self.log_changes = log_changes
+        self.on_init_exit = None  # called with the container when an init process exits
 
     def track(self, proc):
         """Start watching PROC (its shim was started or found): pidfd, then the exit file."""
@@ -82,6 +83,8 @@ class Tracker:
             self.events.emit("exit", cid, proc.exec_id, time=proc.exited_at,
                              exit_code=proc.exit_code)
             self._mark_reported(proc)
+        if proc is proc.container.init and self.on_init_exit is not None:
+            self.on_init_exit(proc.container)
 
     def lose(self, proc):
         """Record that PROC's shim is gone without an exit status: status unknown."""
@@ -109,6 +112,7 @@ class Tracker:
             labels=meta.get("labels") or {}, created_at=meta.get("created_at"))
         container.error = cscan.error
         container.log = meta.get("log") if isinstance(meta.get("log"), dict) else {}
+        container.auto_remove = meta.get("auto_remove") is True
         for name, pscan in cscan.processes.items():
             if name == state.INIT:
                 proc = container.init

@@ -33,6 +33,31 @@ def main(argv=None):
     return detach.run_detached(cfg, lambda result_fd: enter_shim(cfg, process, result_fd))
 
 
+def standby():
+    """Wait, imported, for a shim's argv (one JSON line on stdin); then run as that shim."""
+    # The manager keeps one standby ahead of need: a create then skips the
+    # interpreter's start-up and these imports (~35 ms of each create).
+    from shim import cjson, detach, oom, service, shimlog, spawn  # noqa: F401
+    service.load_libc()  # ctypes, for the subreaper flag of the forked shim
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = os.read(0, 65536)
+        if not chunk:
+            return 0  # the manager closed the pipe: it stops, or it died
+        line += chunk
+    try:
+        argv = cjson.loads(line.decode())
+    except (UnicodeDecodeError, ValueError):
+        argv = None
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        sys.stderr.write(f"tether-shim: standby: malformed argv line {line[:200]!r}\n")
+        return result.EXIT_FAILED
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)  # the container and the shim never read the manager's pipe
+    os.close(devnull)
+    return main(argv)
+
+
 def enter_shim(cfg, process, result_fd):
     """Become the subreaper, then go on in a lean interpreter (or here if exec fails)."""
     from shim import service

@@ -22,12 +22,22 @@ def set_winsize(fd, cols, rows):
     console.set_winsize(fd, cols, rows)
 
 
+_LIBC = []  # libc through ctypes, loaded once: a standby shim loads it ahead of need
+
+
+def load_libc():
+    """Return libc through ctypes (the stdlib has no prctl)."""
+    if not _LIBC:
+        import ctypes
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]
+
+
 def become_subreaper():
     """Make orphaned descendants (the container process) our children (PR_SET_CHILD_SUBREAPER)."""
     # Called before the re-exec into the lean interpreter: the setting survives execve.
-    import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(36, 1, 0, 0, 0) != 0:
+    if load_libc().prctl(36, 1, 0, 0, 0) != 0:
+        import ctypes
         err = ctypes.get_errno()
         raise OSError(err, f"prctl PR_SET_CHILD_SUBREAPER: {os.strerror(err)}")
 
@@ -54,6 +64,7 @@ class Shim:
         self.pid = None
         self.exit = None  # (wait status, exited_at_ns)
         self.runtime_created = False
+        self.runtime_started = False  # `runc run --detach` did create and start
         self.output_log = None
         self.pumps = []
         self.fifos = {}
@@ -213,8 +224,14 @@ class Shim:
             if cfg.exec:
                 self._run_exec(socket_path, container_fds)
             else:
-                self.run_runtime("create", spawn.create_argv(cfg, socket_path), container_fds)
-                self.runtime_created = True
+                # With a terminal the size is set on the PTY before the process
+                # runs: that needs `create` and then `start`.
+                run = cfg.start and not cfg.tty
+                # A `run` that fails may leave a created container: undo it then.
+                self.runtime_created = run
+                self.run_runtime("run" if run else "create",
+                                 spawn.create_argv(cfg, socket_path, run), container_fds)
+                self.runtime_created, self.runtime_started = True, run
         finally:
             for fd in container_fds or ():
                 os.close(fd)  # the container holds them now; EOF comes when it is done
@@ -269,7 +286,8 @@ class Shim:
     def start(self):
         """Start the created process (runc start, or the native start byte)."""
         if self.held is None:
-            if not self.cfg.exec:  # `runc exec -d` already started an exec process
+            # `runc exec -d` and `runc run -d` already started the process.
+            if not (self.cfg.exec or self.runtime_started):
                 self.run_runtime("start", spawn.start_argv(self.cfg))
             return
         self.held.start()

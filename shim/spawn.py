@@ -36,9 +36,12 @@ def runtime_base(cfg):
     return argv + ["--log", log_path, "--log-format", "json"]
 
 
-def create_argv(cfg, console_socket=None):
-    """Return `runtime create` for the init process."""
-    argv = runtime_base(cfg) + ["create", "--bundle", cfg.bundle,
+def create_argv(cfg, console_socket=None, start=False):
+    """Return `runtime create` for the init process (`runtime run --detach` with START)."""
+    # `run --detach` is create and start in one runtime process: one Go start-up
+    # (~10 ms) less than `create` then `start`.
+    verb = ["run", "--detach"] if start else ["create"]
+    argv = runtime_base(cfg) + [*verb, "--bundle", cfg.bundle,
                                 "--pid-file", os.path.join(cfg.proc_dir, state.PID)]
     if console_socket:
         argv += ["--console-socket", console_socket]

@@ -2,6 +2,7 @@
 
 import json
 import os
+import sys
 
 import pytest
 
@@ -60,24 +61,35 @@ def test_broken_config_json(root, tmp, content, text):
     (["/nope"], 127, "no such file or directory"),
     (["/etc/passwd"], 126, "permission denied"),
 ])
-def test_runc_create_failure(root, make_bundle, args, code, text):
-    started = shimutil.start_shim(root, make_bundle(args), "c", "--start", check=False)
+@pytest.mark.parametrize("start", [[], ["--start"]])
+def test_runc_create_failure(root, make_bundle, args, code, text, start):
+    started = shimutil.start_shim(root, make_bundle(args), "c", *start, check=False)
     assert started.returncode == code
-    assert text in started.stderr and started.stderr.startswith("tether-shim: runc create")
+    # With --start the shim runs `runc run --detach` (create and start in one).
+    verb = "run" if start else "create"
+    assert text in started.stderr and started.stderr.startswith(f"tether-shim: runc {verb}")
     assert_nothing_left(root)
 
 
 def test_runc_start_failure_deletes_the_created_container(root, make_bundle, tmp):
-    # A runtime wrapper whose `start` fails: the shim must undo its `create`.
+    # A runtime wrapper whose `run --detach` creates the container, then fails to
+    # start it: the shim must undo the create.
     wrapper = os.path.join(tmp, "fake-runc")
     with open(wrapper, "w") as f:
-        f.write('#!/bin/sh\nfor a; do [ "$a" = start ] && { echo "start refused" >&2; '
-                'exit 1; }; done\nexec runc "$@"\n')
+        f.write(f"#!{sys.executable} -I\n"
+                "import os, subprocess, sys\n"
+                "args = sys.argv[1:]\n"
+                "if 'run' in args:\n"
+                "    at = args.index('run')\n"
+                "    args[at:at + 2] = ['create']\n"
+                "    subprocess.run(['runc', *args], check=True)\n"
+                "    sys.exit(1)\n"
+                "os.execvp('runc', ['runc', *args])\n")
     os.chmod(wrapper, 0o755)
     started = shimutil.start_shim(root, make_bundle(["sleep", "1000"]), "c", "--start",
                                   "--runtime", wrapper, check=False)
     assert started.returncode == 125
-    assert "fake-runc start exited with status 1" in started.stderr
+    assert "fake-runc run exited with status 1" in started.stderr
     assert_nothing_left(root)
 
 

@@ -65,7 +65,6 @@ def test_parse_labels_and_env():
     (["exec", "c1"], "missing the command"),
     (["run", "c1", "--bundle", "/b", "--", "sh"], "ARGS need --rootfs"),
     (["run", "c1", "--bundle", "/b", "--env", "A=1"], "--env and --cwd need --rootfs"),
-    (["run", "c1", "--rootfs", "/r", "-d", "--rm"], "--rm cannot be combined with -d"),
 ])
 def test_check_refuses_bad_input(argv, message):
     opts = cli.parse_args(argv)
