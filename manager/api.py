@@ -122,7 +122,8 @@ class Api:
     async def get_events(self, request):
         """Stream events as NDJSON."""
         since = bodies.parse_since(request.query)
-        return StreamResponse(self.events.subscribe(since))
+        after = bodies.parse_after(request.query)
+        return StreamResponse(self.events.subscribe(since, after))
 
     async def list_containers(self, request):
         """List the state objects, sorted by id."""

@@ -234,6 +234,16 @@ def parse_tail(query):
     return int(text)
 
 
+def parse_after(query):
+    """Return the after query value (an event seq) as an int, or None."""
+    text = query.get("after")
+    if text in (None, ""):
+        return None
+    _check(text.isascii() and text.isdigit() and len(text) <= 20,
+           f"invalid after {text!r}: expected an event's seq (a number)")
+    return int(text)
+
+
 def parse_since(query):
     """Return the since query value in nanoseconds, or None."""
     text = query.get("since")

@@ -11,8 +11,8 @@ import sys
 
 from shim import state
 
-from . import api, events, http, jsonlog, metrics, registry, scan, sdnotify, service, tracker, \
-    watch
+from . import api, events, http, journal, jsonlog, metrics, registry, scan, sdnotify, service, \
+    tracker, watch
 
 log = logging.getLogger("tether.daemon")
 
@@ -94,7 +94,8 @@ class Manager:
         self.socket_path = socket_path
         self.socket_group = socket_group
         self.registry = registry.Registry()
-        self.events = events.EventBus()
+        self.journal = journal.Journal(root)
+        self.events = events.EventBus(self.journal)
         self.changes = watch.LogChanges()
         self.tracker = tracker.Tracker(self.registry, self.events, self.changes)
         self.service = service.Service(root, runtime_root, self.registry, self.events,
@@ -107,6 +108,10 @@ class Manager:
 
     async def start(self):
         """Watch, scan, reattach, then listen (in this order: nothing is missed)."""
+        try:
+            self.journal.open()
+        except OSError as err:
+            raise StartError(f"open event journal {self.journal.path}: {err.strerror}") from err
         self.exits.start()
         self.changes.start()
         for cscan in scan.scan_containers(state.containers_dir(self.root)):
@@ -142,6 +147,7 @@ class Manager:
             watch.unwatch_shim(proc)
         self.exits.close()
         self.changes.close()
+        self.journal.close()
         try:
             os.unlink(self.socket_path)
         except FileNotFoundError:

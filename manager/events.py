@@ -6,6 +6,8 @@ import logging
 
 from shim import state
 
+from . import journal
+
 log = logging.getLogger("tether.events")
 
 TYPES = ("create", "start", "exit", "oom", "delete", "pause", "resume", "shim-lost")
@@ -14,11 +16,17 @@ HISTORY = 1000
 
 
 class EventBus:
-    """Fan events out to subscriber queues; a subscriber that falls behind is dropped."""
+    """Fan events out to subscriber queues; a subscriber that falls behind is dropped.
 
-    def __init__(self):
+    With a JOURNAL (manager.journal) every event is numbered and appended to
+    it before any subscriber gets it; replays read the journal.
+    """
+
+    def __init__(self, journal=None):
+        self.journal = journal
         self._queues = set()
-        self.history = collections.deque(maxlen=HISTORY)
+        self.history = collections.deque(maxlen=HISTORY)  # without a journal
+        self._seq = 0
         self.counts = collections.Counter()  # events published, by type (metrics)
 
     def emit(self, kind, container_id, exec_id=None, time=None, **extra):
@@ -26,7 +34,15 @@ class EventBus:
         event = {"type": kind, "id": container_id, "exec_id": exec_id,
                  "time": time or state.format_time(state.now_ns())}
         event.update(extra)
-        self.history.append(event)
+        if self.journal is None:
+            self._seq += 1
+            event["seq"] = self._seq
+            self.history.append(event)
+        else:
+            try:
+                self.journal.append(event)
+            except journal.JournalError as err:
+                log.error("journal event %s %s: %s", kind, container_id, err)
         self.counts[kind] += 1
         log.info("event %s %s%s", kind, container_id, f" exec {exec_id}" if exec_id else "",
                  extra={"container": container_id, "exec_id": exec_id})
@@ -39,14 +55,20 @@ class EventBus:
                 self._queues.discard(queue)
         return event
 
-    def subscribe(self, since_ns=None):
-        """Return a Subscription: recent events at or after SINCE_NS, then live ones."""
+    def published(self, event):
+        """Return True if an end event like EVENT (exit, oom, shim-lost) was journaled."""
+        return self.journal is not None and self.journal.has(event)
+
+    def subscribe(self, since_ns=None, after=None):
+        """Return a Subscription: kept events with seq > AFTER and time >= SINCE_NS, then live."""
         replay = []
-        if since_ns is not None:
-            replay = [e for e in self.history if state.parse_time(e["time"]) >= since_ns]
+        if since_ns is not None or after is not None:
+            kept = list(self.history) if self.journal is None else self.journal.events()
+            replay = [e for e in kept if (after is None or e["seq"] > after) and
+                      (since_ns is None or state.parse_time(e["time"]) >= since_ns)]
         queue = asyncio.Queue(QUEUE_MAX)
-        # Registered now, not at the first iteration: nothing published after
-        # the subscribe call is missed.
+        # Registered in the same step as the replay was read (no await between):
+        # nothing published after the subscribe call is missed or repeated.
         self._queues.add(queue)
         return Subscription(self, queue, replay)
 

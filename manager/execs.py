@@ -7,7 +7,7 @@ from shim import state
 
 from . import bodies, launcher, registry
 from .http import HttpError
-from .service import fill_launched, launch_failed, read_process_spec, write_times
+from .service import fill_launched, launch_failed, offload, read_process_spec, write_times
 
 SPEC_FILE = "spec.json"
 _EXEC_N_RE = re.compile(r"exec-(\d+)")
@@ -66,7 +66,7 @@ async def exec_process(service, cid, body):
         if exec_id in container.execs:
             raise HttpError(409, f"exec {cid}: exec id {exec_id} exists")
         process = build_process(read_process_spec(container), opts)
-        proc_dir, spec_path = prepare_exec_dir(container, exec_id, process)
+        proc_dir, spec_path = await offload(prepare_exec_dir, container, exec_id, process)
         proc = registry.Process(container, exec_id, proc_dir)
         proc.tty, proc.stdin = opts["tty"], opts["stdin"]
         proc.created_at = state.read_json(os.path.join(proc_dir, "times.json"))["created_at"]
@@ -76,11 +76,11 @@ async def exec_process(service, cid, body):
             await _launch(service, container, proc, opts, spec_path)
         except BaseException:
             del container.execs[exec_id]
-            state.remove_tree(proc_dir)
+            await offload(state.remove_tree, proc_dir)
             raise
         proc.hold_exit = False
         proc.status = registry.CREATED
-        service.mark_started(proc)
+        await service.mark_started(proc)
         service.tracker.track(proc)
     return proc
 

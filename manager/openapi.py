@@ -55,7 +55,9 @@ PATHS = {
                 "content": {"text/plain": {"schema": {"type": "string"}}}}})},
     "/v1/events": {"get": _op("Stream of lifecycle events", {
         "200": _ndjson(_ref("Event"), "one event per line")},
-        [_query("since", description="replay recent events at or after this RFC 3339 time")])},
+        [_query("since", description="replay kept events at or after this RFC 3339 time"),
+         _query("after", "integer",
+                description="replay kept events whose seq is greater (resume)")])},
     "/v1/containers": {
         "get": _op("List containers, sorted by id", {"200": _json(
             {"type": "array", "items": _ref("State")})}),
@@ -148,7 +150,8 @@ SCHEMAS = {
         "type": {"type": "string", "enum": ["create", "start", "exit", "oom", "delete",
                                             "pause", "resume", "shim-lost"]},
         "id": _STR, "exec_id": {"type": "string", "nullable": True}, "time": _TIME,
-        "exit_code": {"type": "integer"}, "pid": {"type": "integer"}}},
+        "exit_code": {"type": "integer"}, "pid": {"type": "integer"},
+        "seq": {"type": "integer", "description": "number in the event journal"}}},
 }
 
 

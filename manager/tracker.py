@@ -76,7 +76,7 @@ class Tracker:
         proc.oom_killed = bool(status.get("oom_killed"))
         proc.resolve_done()
         self.log_changes.poke(proc.dir)
-        if publish and not self._reported(proc):
+        if publish and not self._reported(proc, "exit"):
             cid = proc.container.id
             if proc.oom_killed:
                 self.events.emit("oom", cid, proc.exec_id, time=proc.exited_at)
@@ -91,16 +91,31 @@ class Tracker:
         proc.status = registry.UNKNOWN
         proc.error = "shim lost: no exit status was written"
         proc.resolve_done()
-        if not self._reported(proc):
+        if not self._reported(proc, "shim-lost"):
             self.events.emit("shim-lost", proc.container.id, proc.exec_id)
             self._mark_reported(proc)
 
-    def _reported(self, proc):
-        return os.path.exists(os.path.join(proc.dir, REPORTED))
+    def _reported(self, proc, kind):
+        """Return True if PROC's end (KIND: exit or shim-lost) was published already."""
+        if os.path.exists(os.path.join(proc.dir, REPORTED)):
+            return True
+        # Killed between journaling the event and writing the mark: the
+        # journal has it, subscribers resume from it (?after=SEQ).
+        event = {"type": kind, "id": proc.container.id, "exec_id": proc.exec_id,
+                 "time": proc.exited_at if kind == "exit" else None}
+        if self.events.published(event):
+            self._mark_reported(proc)
+            return True
+        return False
 
     def _mark_reported(self, proc):
+        # An empty mark, made with O_EXCL and not fsynced: the journal is the
+        # record; the mark only spares a restart the look into it.
         try:
-            state.create_once(os.path.join(proc.dir, REPORTED), b"")
+            os.close(os.open(os.path.join(proc.dir, REPORTED), os.O_WRONLY | os.O_CREAT |
+                             os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+        except FileExistsError:
+            pass
         except OSError as err:
             log.error("mark exit reported in %s: %s", proc.dir, err.strerror)
 

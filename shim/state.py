@@ -174,6 +174,35 @@ def create_once(path, data, mode=0o644):
     return True
 
 
+def publish_once(path, data, mode=0o644):
+    """Create PATH with DATA unless it exists (False then): visible at once, durable next.
+
+    As create_once, whole or absent for every reader, but the link comes
+    before the fsyncs: the manager (woken by inotify) reads the exit status
+    without waiting for the disk. A power loss in the instant between may lose
+    the file; the container died with the machine then anyway.
+    """
+    directory, name = os.path.split(path)
+    tmp_path = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW |
+                 os.O_CLOEXEC, mode)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.link(tmp_path, path)
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(tmp_path)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    fsync_dir(directory or ".")
+    return True
+
+
 def dump_json(obj):
     """Serialize OBJ as compact JSON bytes with a trailing newline."""
     return cjson.dumps(obj).encode() + b"\n"
@@ -252,7 +281,7 @@ def write_exit_status(proc_dir, exit_code, signal=None, exited_at_ns=None, oom_k
         "exited_at": format_time(exited_at_ns if exited_at_ns is not None else now_ns()),
         "oom_killed": bool(oom_killed),
     }
-    return create_once(os.path.join(proc_dir, EXIT_STATUS), dump_json(obj))
+    return publish_once(os.path.join(proc_dir, EXIT_STATUS), dump_json(obj))
 
 
 def read_exit_status(proc_dir):

@@ -76,7 +76,11 @@ class Chaos(Checks):
     def start_manager(self):
         """Start a manager incarnation and subscribe to its events before anything else."""
         self.daemon.start()
-        events = EventLog(self.daemon.socket, self.t0)
+        seqs = []
+        for previous in self.event_logs:
+            previous.join(10)  # its manager is dead: EOF ends it
+            seqs += previous.seqs
+        events = EventLog(self.daemon.socket, since=self.t0, after=max(seqs, default=None))
         events.start()
         events.connected.wait(10)
         self.event_logs.append(events)

@@ -120,3 +120,22 @@ def test_remove_tree_hides_then_removes(tmp_path):
     state.remove_tree(str(victim))
     assert os.listdir(tmp_path) == []
     state.remove_tree(str(victim))  # already gone: no error
+
+
+def test_publish_once_writes_whole_once_and_leaves_no_temp(tmp_path):
+    path = str(tmp_path / "exitStatus")
+    assert state.publish_once(path, b'{"exit_code": 3}\n', 0o600)
+    assert not state.publish_once(path, b'{"exit_code": 4}\n', 0o600)
+    with open(path, "rb") as f:
+        assert f.read() == b'{"exit_code": 3}\n'
+    assert os.listdir(tmp_path) == ["exitStatus"]
+    assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_publish_once_never_follows_a_planted_symlink(tmp_path):
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"mine")
+    os.symlink(target, tmp_path / "exitStatus")
+    assert not state.publish_once(str(tmp_path / "exitStatus"), b"x")
+    assert target.read_bytes() == b"mine"
+    assert sorted(os.listdir(tmp_path)) == ["elsewhere", "exitStatus"]
