@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import os
+import struct
 
 import pyinotify
 
@@ -13,21 +14,53 @@ log = logging.getLogger("tether.watch")
 FOLLOW_FALLBACK = 1.0
 
 
-class _Handler(pyinotify.ProcessEvent):
-    """Route inotify events to a callback (pyinotify calls process_default)."""
+READ_SIZE = 64 << 10
+_EVENT = struct.Struct("iIII")  # struct inotify_event: wd, mask, cookie, len (then the name)
 
-    def my_init(self, callback=None):
-        """Keep the callback (pyinotify calls my_init from __init__)."""
-        self.callback = callback
 
-    def process_default(self, event):
-        """Hand EVENT to the callback."""
-        self.callback(event)
+def parse_events(data):
+    """Yield (wd, mask, name) for each struct inotify_event in DATA."""
+    pos, end = 0, len(data)
+    while pos + _EVENT.size <= end:
+        wd, mask, _cookie, length = _EVENT.unpack_from(data, pos)
+        pos += _EVENT.size
+        name = data[pos:pos + length].split(b"\0", 1)[0]
+        pos += length
+        yield wd, mask, os.fsdecode(name)
 
 
 def is_hidden(path):
     """Return True for a hidden name (temp files, directories being deleted): not watched."""
     return os.path.basename(path).startswith(".")
+
+
+def _open_inotify(loop, callback):
+    """Return a pyinotify WatchManager whose events the loop reads: CALLBACK(wd, mask, name).
+
+    pyinotify's Notifier builds several Python objects per event and formats
+    each for a debug log even when the log is off: with 50 clients at once it
+    took a third of the manager's CPU. We parse the kernel's records ourselves;
+    pyinotify keeps the watches (recursion, wd -> path).
+    """
+    _quiet_pyinotify()
+    manager = pyinotify.WatchManager()
+    fd = manager.get_fd()
+    os.set_blocking(fd, False)
+
+    def read_events():
+        """Read and dispatch the pending inotify events."""
+        try:
+            data = os.read(fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        for wd, mask, name in parse_events(data):
+            try:
+                callback(wd, mask, name)
+            except Exception:  # one bad event must not stop exit detection
+                log.exception("process inotify event %#x %r", mask, name)
+
+    loop.add_reader(fd, read_events)
+    return manager
 
 
 def _quiet_pyinotify():
@@ -38,22 +71,15 @@ def _quiet_pyinotify():
     logger.setLevel(logging.WARNING)
 
 
-def _open_inotify(loop, callback):
-    """Return (watch manager, notifier) whose fd is read by the asyncio loop."""
-    _quiet_pyinotify()
-    manager = pyinotify.WatchManager()
-    notifier = pyinotify.Notifier(manager, _Handler(callback=callback), timeout=0)
+def forget_watch(manager, wd):
+    """Drop the entry of a watch the kernel removed (IN_IGNORED), if still known."""
+    if manager.get_path(wd) is not None:
+        manager.del_watch(wd)
 
-    def read_events():
-        """Read and dispatch the pending inotify events."""
-        try:
-            notifier.read_events()
-            notifier.process_events()
-        except Exception:  # one bad event must not stop exit detection
-            log.exception("process inotify events")
 
-    loop.add_reader(manager.get_fd(), read_events)
-    return manager, notifier
+def _close_inotify(manager):
+    asyncio.get_running_loop().remove_reader(manager.get_fd())
+    manager.close()
 
 
 class ExitWatch:
@@ -66,29 +92,50 @@ class ExitWatch:
         self.on_exit_status = on_exit_status
         self.on_overflow = on_overflow
         self.manager = None
-        self.notifier = None
 
     def start(self):
         """Watch containers/ and every directory below it, new ones included."""
         loop = asyncio.get_running_loop()
-        self.manager, self.notifier = _open_inotify(loop, self._on_event)
-        result = self.manager.add_watch(self.path, self.MASK, rec=True, auto_add=True,
-                                        quiet=False, exclude_filter=is_hidden)
-        if result.get(self.path, -1) < 0:
+        self.manager = _open_inotify(loop, self._on_event)
+        if not self._watch_tree(self.path):
             raise OSError(f"watch {self.path}: inotify_add_watch failed")
 
-    def _on_event(self, event):
-        if event.mask & pyinotify.IN_Q_OVERFLOW:
+    def _watch_tree(self, path):
+        """Watch PATH and the directories below it; return False if PATH could not be."""
+        result = self.manager.add_watch(path, self.MASK, rec=True, quiet=True,
+                                        exclude_filter=is_hidden)
+        return result.get(path, -1) >= 0
+
+    def _on_event(self, wd, mask, name):
+        if mask & pyinotify.IN_Q_OVERFLOW:
             log.warning("inotify queue overflow: rescan every process")
             self.on_overflow()
-        elif event.name == state.EXIT_STATUS:
-            self.on_exit_status(event.path)
+            return
+        if mask & pyinotify.IN_IGNORED:  # the directory is gone
+            forget_watch(self.manager, wd)
+            return
+        parent = self.manager.get_path(wd)
+        if parent is None:
+            return
+        if mask & pyinotify.IN_ISDIR:
+            if not is_hidden(name):
+                self._watch_new_dir(os.path.join(parent, name))
+        elif name == state.EXIT_STATUS:
+            self.on_exit_status(parent)
+
+    def _watch_new_dir(self, path):
+        # Watched once it exists: what was written into it before the watch
+        # is looked at now (an exitStatus among it).
+        self._watch_tree(path)
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames[:] = [d for d in dirnames if not is_hidden(d)]
+            if state.EXIT_STATUS in filenames:
+                self.on_exit_status(dirpath)
 
     def close(self):
         """Stop watching."""
         if self.manager is not None:
-            asyncio.get_running_loop().remove_reader(self.manager.get_fd())
-            self.notifier.stop()
+            _close_inotify(self.manager)
             self.manager = None
 
 
@@ -137,16 +184,17 @@ class LogChanges:
 
     def __init__(self):
         self.manager = None
-        self.notifier = None
         self.dirs = {}
 
     def start(self):
         """Open the inotify instance used by followers only."""
-        loop = asyncio.get_running_loop()
-        self.manager, self.notifier = _open_inotify(loop, self._on_event)
+        self.manager = _open_inotify(asyncio.get_running_loop(), self._on_event)
 
-    def _on_event(self, event):
-        entry = self.dirs.get(event.path)
+    def _on_event(self, wd, mask, _name):
+        if mask & pyinotify.IN_IGNORED:
+            forget_watch(self.manager, wd)
+            return
+        entry = self.dirs.get(self.manager.get_path(wd))
         if entry is not None:
             entry[2].set()
 
@@ -187,6 +235,5 @@ class LogChanges:
     def close(self):
         """Stop watching."""
         if self.manager is not None:
-            asyncio.get_running_loop().remove_reader(self.manager.get_fd())
-            self.notifier.stop()
+            _close_inotify(self.manager)
             self.manager = None

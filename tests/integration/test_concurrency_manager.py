@@ -9,8 +9,10 @@ against a tight bound (machines are noisy): it must answer, that is all.
 
 import base64
 import concurrent.futures
+import json
 import os
-import threading
+import subprocess
+import sys
 import time
 
 import pytest
@@ -19,6 +21,7 @@ import daemonutil
 import helpers
 from manager.client import Client
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLIENTS = int(os.environ.get("CONCURRENCY_CLIENTS", "50"))
 ALIVE = int(os.environ.get("CONCURRENCY_ALIVE", "50"))
 
@@ -37,34 +40,50 @@ def stdout_of(client, cid):
                     if r.get("stream") == "stdout")
 
 
-class ListProbe(threading.Thread):
-    """Time `GET /v1/containers` over and over until stopped."""
+# The probe runs in a process of its own: in this one, 50 client threads would
+# make it wait for the GIL, and that is not the manager's latency.
+PROBE = """
+import json, select, sys, time
+from manager.client import Client
+client, latencies, errors = Client(sys.argv[1], timeout=60), [], []
+while not select.select([sys.stdin], [], [], 0.05)[0]:  # a list every 50 ms until told
+    started = time.monotonic()
+    try:
+        client.list()
+    except Exception as err:
+        errors.append(repr(err))
+        break
+    latencies.append(time.monotonic() - started)
+print(json.dumps({"latencies": latencies, "errors": errors}))
+"""
+
+
+class ListProbe:
+    """Time `GET /v1/containers` over and over from another process until stopped."""
 
     def __init__(self, socket_path):
-        super().__init__(daemon=True)
-        self.client = Client(socket_path, timeout=60)
-        self.latencies = []
-        self.stop = threading.Event()
+        self.socket_path = socket_path
+        self.proc = None
         self.errors = []
 
-    def run(self):
-        while not self.stop.is_set():
-            started = time.monotonic()
-            try:
-                self.client.list()
-            except Exception as err:  # reported by the test, which fails on any
-                self.errors.append(repr(err))
-                return
-            self.latencies.append(time.monotonic() - started)
-            self.stop.wait(0.05)  # a probe every 50 ms, not a synchronisation
+    def start(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", PROBE, self.socket_path],
+                                     cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
     def report(self, what):
-        self.stop.set()
-        self.join(60)
-        lat = sorted(self.latencies) or [float("nan")]
-        print(f"{what}: {len(self.latencies)} lists, median {lat[len(lat) // 2] * 1000:.1f} ms, "
-              f"max {lat[-1] * 1000:.1f} ms")
-        return lat
+        out, _err = self.proc.communicate(b"stop\n", timeout=120)
+        found = json.loads(out)
+        self.errors = found["errors"]
+        lat = sorted(found["latencies"]) or [float("nan")]
+        print(f"{what}: {len(found['latencies'])} lists, median {lat[len(lat) // 2] * 1000:.1f} "
+              f"ms, max {lat[-1] * 1000:.1f} ms")
+        return found["latencies"]
+
+    def close(self):
+        """Kill the probe if a failure left it running."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
 
 
 def lifecycle(socket_path, rootfs, n):
@@ -83,9 +102,13 @@ def lifecycle(socket_path, rootfs, n):
 def test_fifty_parallel_clients_lose_nothing(daemon, rootfs, root):
     probe = ListProbe(daemon.socket)
     probe.start()
-    with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
-        results = list(pool.map(lambda n: lifecycle(daemon.socket, rootfs, n), range(CLIENTS)))
-    latencies = probe.report(f"{CLIENTS} parallel lifecycles")
+    try:
+        with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+            results = list(pool.map(lambda n: lifecycle(daemon.socket, rootfs, n),
+                                    range(CLIENTS)))
+        latencies = probe.report(f"{CLIENTS} parallel lifecycles")
+    finally:
+        probe.close()
     assert probe.errors == [] and latencies
     assert [r for r in results if not (r[1] and r[2])] == []
     assert daemon.ok("GET", "/v1/containers") == []
@@ -102,14 +125,17 @@ def test_many_containers_alive_at_once(daemon, rootfs, root):
     client = Client(daemon.socket, timeout=120)
     probe = ListProbe(daemon.socket)
     probe.start()
-    started = time.monotonic()
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        pids = list(pool.map(lambda n: start_sleeper(client, rootfs, n), range(ALIVE)))
-    print(f"{ALIVE} containers started in {time.monotonic() - started:.1f} s")
-    listed = client.list()
-    assert len(listed) == ALIVE and {c["status"] for c in listed} == {"running"}
-    assert all(helpers.pid_alive(pid) for pid in pids)
-    latencies = probe.report(f"{ALIVE} alive")
+    try:
+        started = time.monotonic()
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            pids = list(pool.map(lambda n: start_sleeper(client, rootfs, n), range(ALIVE)))
+        print(f"{ALIVE} containers started in {time.monotonic() - started:.1f} s")
+        listed = client.list()
+        assert len(listed) == ALIVE and {c["status"] for c in listed} == {"running"}
+        assert all(helpers.pid_alive(pid) for pid in pids)
+        latencies = probe.report(f"{ALIVE} alive")
+    finally:
+        probe.close()
     assert probe.errors == [] and latencies
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda c: client.kill(c["id"], "KILL"), listed))
