@@ -11,8 +11,8 @@ import sys
 
 from shim import state
 
-from . import api, events, http, journal, jsonlog, metrics, registry, scan, sdnotify, service, \
-    tracker, watch
+from . import api, events, http, journal, jsonlog, metrics, registry, runtime, scan, sdnotify, \
+    service, spawner, tracker, watch
 
 log = logging.getLogger("tether.daemon")
 
@@ -103,6 +103,7 @@ class Manager:
         self.exits = watch.ExitWatch(state.containers_dir(root), self.tracker.on_exit_status,
                                      self.tracker.on_overflow)
         self.stats = metrics.Metrics()
+        self.spawner = spawner.Spawner()
         self.server = http.Server(api.Api(self.service, self.events, self.changes,
                                           self.stats).handle)
 
@@ -122,7 +123,11 @@ class Manager:
         await self.service.refresh_all(self.registry.sorted_containers())
         self.stats.reattached = len(list(self.registry.all_processes()))
         log.info("reattached %d containers", len(self.registry.containers))
-        self.service.launcher.prepare()
+        try:
+            await self.spawner.start()
+            runtime.SPAWNER = self.spawner
+        except OSError as err:
+            log.warning("start the spawner (runtime commands run directly): %s", err.strerror)
         await self._listen()
 
     async def _listen(self):
@@ -142,7 +147,8 @@ class Manager:
     async def stop(self):
         """Stop serving; containers and shims go on without us."""
         await self.server.close()
-        await self.service.launcher.close()
+        runtime.SPAWNER = None
+        await self.spawner.close()
         for proc in self.registry.all_processes():
             watch.unwatch_shim(proc)
         self.exits.close()

@@ -91,7 +91,7 @@ async def _launch(service, container, proc, opts, spec_path):
                               console_size=opts["console_size"], process_file=spec_path,
                               log=container.log)
     try:
-        result = await service.launcher.launch(argv)
+        result = await launcher.launch(argv)
     except launcher.LaunchError as err:
         raise launch_failed(err) from err
     fill_launched(proc, result)

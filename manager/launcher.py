@@ -2,11 +2,9 @@
 
 import asyncio
 import json
-import logging
 import os
-import sys
 
-log = logging.getLogger("tether.launcher")
+from . import runtime, spawnd, spawner
 
 START_TIMEOUT = 120.0
 
@@ -20,15 +18,8 @@ class LaunchError(Exception):
 
 
 def shim_command(entry="main"):
-    """Return the argv prefix that runs the shim: our interpreter, isolated, without site."""
-    # `python -I -S` skips site and the console script (an editable install's
-    # finder among them): ~60 ms less per start, and no re-exec into a lean
-    # interpreter later. The shim is stdlib only; BOOT puts its package first.
-    import shim
-    parent = os.path.dirname(os.path.dirname(os.path.abspath(shim.__file__)))
-    boot = (f"import sys; sys.path[:0] = [{parent!r}]; "
-            f"from shim.__main__ import {entry}; sys.exit({entry}())")
-    return [sys.executable, "-I", "-S", "-c", boot]
+    """Return the argv prefix that runs the shim (see spawnd.shim_command)."""
+    return spawnd.shim_command(entry)
 
 
 def shim_argv(container_id, bundle, proc_dir, runtime, runtime_root, tty=False,
@@ -86,98 +77,19 @@ async def read_line(read_fd, timeout):
         transport.close()
 
 
-class Standby:
-    """A shim interpreter started ahead of need; it waits for its argv on a pipe."""
-
-    def __init__(self, process, read_fd, write_fd):
-        self.process = process
-        self.read_fd = read_fd  # the start-up result comes back here
-        self.write_fd = write_fd  # the number the standby knows its sync fd by
-
-    @classmethod
-    async def spawn(cls):
-        """Start a standby shim (imports done while nobody waits)."""
-        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+async def launch(argv, timeout=START_TIMEOUT):
+    """Start the shim of ARGV (from shim_argv) through the spawner, else directly."""
+    helper = runtime.SPAWNER
+    if helper is not None:
         try:
-            process = await asyncio.create_subprocess_exec(
-                *shim_command("standby"), pass_fds=(write_fd,),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-                stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
-        except OSError:
-            os.close(read_fd)
-            raise
-        finally:
-            os.close(write_fd)
-        return cls(process, read_fd, write_fd)
-
-    async def launch(self, argv, timeout):
-        """Hand ARGV (the shim's options) over; return the result as launch_shim does."""
-        line = json.dumps([*argv, "--sync-fd", str(self.write_fd), "--fork-detach"])
-        try:
-            self.process.stdin.write(line.encode() + b"\n")
-            await self.process.stdin.drain()
-        except (BrokenPipeError, ConnectionResetError):
-            await self.close()
-            raise
-        self.process.stdin.close()
-        return await wait_result(self.process, self.read_fd, timeout)
-
-    async def close(self):
-        """Let the standby go (EOF on its stdin ends it) and reap it."""
-        os.close(self.read_fd)
-        self.process.stdin.close()
-        await self.process.wait()
-
-
-class Launcher:
-    """Start shims, through a standby when one is ready (one is kept ahead)."""
-
-    def __init__(self):
-        self.standby = None
-        self._refill = None
-        self.closed = False
-
-    def prepare(self):
-        """Start a standby in the background unless one is there or on its way."""
-        if self.closed or self.standby is not None or self._refill is not None:
-            return
-        self._refill = asyncio.ensure_future(self._spawn_standby())
-
-    async def _spawn_standby(self):
-        try:
-            self.standby = await Standby.spawn()
+            status, line = await helper.start_shim(argv[len(shim_command()):], timeout)
+        except spawner.SpawnerGone:
+            pass
         except OSError as err:
-            log.warning("start a standby shim: %s", err.strerror)
-        finally:
-            self._refill = None
-        if self.closed and self.standby is not None:
-            await self.close()
-
-    async def launch(self, argv, timeout=START_TIMEOUT):
-        """Run the shim of ARGV (from shim_argv); return its result or raise LaunchError."""
-        standby, self.standby = self.standby, None
-        try:
-            if standby is None or standby.process.returncode is not None:
-                if standby is not None:
-                    os.close(standby.read_fd)
-                return await launch_shim(argv, timeout)
-            try:
-                return await standby.launch(argv[len(shim_command()):], timeout)
-            except (BrokenPipeError, ConnectionResetError):
-                # It died before it read the argv: nothing was started, start directly.
-                return await launch_shim(argv, timeout)
-        finally:
-            # The next standby starts after this launch: not beside it, on 2 cores.
-            self.prepare()
-
-    async def close(self):
-        """Stop keeping a standby; end the one there is."""
-        self.closed = True
-        if self._refill is not None:
-            await asyncio.shield(self._refill)
-        standby, self.standby = self.standby, None
-        if standby is not None:
-            await standby.close()
+            raise LaunchError(str(err)) from err
+        else:
+            return parse_result(line, status)
+    return await launch_shim(argv, timeout)
 
 
 async def wait_result(process, read_fd, timeout):

@@ -100,7 +100,6 @@ class Service:
         self.tracker = tracker
         tracker.on_init_exit = self.schedule_auto_remove
         self._tasks = set()
-        self.launcher = launcher.Launcher()
 
     def runtime(self, container):
         """Return the runtime object of CONTAINER."""
@@ -184,7 +183,7 @@ class Service:
                                   console_size=opts["console_size"], log=container.log,
                                   start=opts["start"])
         try:
-            result = await self.launcher.launch(argv)
+            result = await launcher.launch(argv)
         except launcher.LaunchError as err:
             raise launch_failed(err) from err
         fill_launched(proc, result)

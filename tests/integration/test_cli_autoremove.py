@@ -1,12 +1,12 @@
 """--rm is the manager's: removal after the exit, also for -d, also across a restart."""
 
-import json
 import os
 import signal
 
-from cliutil import manager, spawn_tether, stop_process, tether  # noqa: F401
+from cliutil import manager, tether  # noqa: F401
 import daemonutil
 import helpers
+from manager.client import Client
 from shim import state
 
 
@@ -23,20 +23,18 @@ def test_run_d_rm_runs_then_removes_itself(tether, manager, make_bundle):
     assert tether("run", "-d", "-i", "--rm", "x1", "--bundle", bundle) == (0, "x1\n", "")
     assert manager.state("x1")["status"] == "running"
     assert listed(tether) == ["x1"]
-    events = spawn_tether(manager.root, "events", "--json")
-    try:
-        pid = manager.state("x1")["pid"]
-        os.kill(pid, signal.SIGKILL)
-        helpers.wait_until(lambda: listed(tether) == [], what="x1 removed")
-        assert not os.path.exists(state.container_dir(manager.root, "x1"))
-        assert helpers.runc_list(os.path.join(manager.root, "runc")) == []
-        lines = []
-        helpers.wait_until(lambda: lines.append(json.loads(events.stdout.readline())) or
-                           lines[-1]["type"] == "delete", what="the delete event")
-        assert [(e["type"], e.get("exit_code")) for e in lines] == [("exit", 137),
-                                                                   ("delete", None)]
-    finally:
-        stop_process(events)
+    since = state.format_time(state.now_ns())
+    os.kill(manager.state("x1")["pid"], signal.SIGKILL)
+    helpers.wait_until(lambda: listed(tether) == [], what="x1 removed")
+    assert not os.path.exists(state.container_dir(manager.root, "x1"))
+    assert helpers.runc_list(os.path.join(manager.root, "runc")) == []
+    # The journal replays what happened since the kill: the exit, then the removal.
+    seen = []
+    for event in Client(manager.socket, timeout=30).events(since=since):
+        seen.append((event.type, event.exit_code))
+        if event.type == "delete":
+            break
+    assert seen == [("exit", 137), ("delete", None)]
 
 
 def test_run_rm_keeps_every_byte_and_the_code_then_the_id_is_free(tether, rootfs):

@@ -13,8 +13,8 @@ from manager import launcher
 daemon = pytest.fixture(daemon_fixture)
 
 
-def standbys_of(manager_pid):
-    """Return the pids of the standby shims whose parent is MANAGER_PID."""
+def children(parent_pid, marker):
+    """Return the live children of PARENT_PID whose command line holds MARKER."""
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -26,10 +26,15 @@ def standbys_of(manager_pid):
                 fields = f.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if b"import standby" in cmdline and int(fields[1]) == manager_pid and \
-                fields[0] != b"Z":
+        if marker in cmdline and int(fields[1]) == parent_pid and fields[0] != b"Z":
             found.append(int(name))
     return found
+
+
+def standbys_of(manager_pid):
+    """Return the standby shims the manager's spawner keeps."""
+    return [pid for spawner in children(manager_pid, b"manager.spawnd")
+            for pid in children(spawner, b"import standby")]
 
 
 def one_standby(manager_pid):
@@ -51,7 +56,7 @@ def create_running(daemon, cid, bundle):
 def test_a_create_uses_the_standby_and_a_new_one_replaces_it(daemon, make_bundle):
     first = one_standby(daemon.proc.pid)
     create_running(daemon, "c1", make_bundle(["sleep", "1000"]))
-    # The standby became c1's shim (it forked: the shim is its child, now init's).
+    # The standby became c1's shim (it forked: the shim is not the manager's child).
     shim_pid = daemon.state("c1")["shim_pid"]
     with open(f"/proc/{shim_pid}/stat", "rb") as f:
         assert f.read().rsplit(b")", 1)[1].split()[1] != str(daemon.proc.pid).encode()
@@ -67,13 +72,27 @@ def test_a_dead_standby_is_not_used(daemon, make_bundle):
     one_standby(daemon.proc.pid)
 
 
-def test_the_standby_ends_with_its_manager(root):
+def test_the_spawner_and_the_standby_end_with_their_manager(root):
     d = Daemon(root).start()
     try:
         standby = one_standby(d.proc.pid)
+        spawner = children(d.proc.pid, b"manager.spawnd")[0]
     finally:
         d.kill()
     helpers.wait_until(lambda: not helpers.pid_alive(standby), what="the standby gone")
+    helpers.wait_until(lambda: not helpers.pid_alive(spawner), what="the spawner gone")
+
+
+def test_a_dead_spawner_is_replaced_and_nothing_is_lost(daemon, make_bundle):
+    one_standby(daemon.proc.pid)
+    spawner = children(daemon.proc.pid, b"manager.spawnd")[0]
+    os.kill(spawner, signal.SIGKILL)
+    # The next runtime command finds it gone, starts a new one (or runs directly).
+    create_running(daemon, "c1", make_bundle(["sleep", "1000"]))
+    daemon.ok("POST", "/v1/containers/c1/kill", {"signal": "KILL"})
+    assert daemon.ok("GET", "/v1/containers/c1/wait")["exit_code"] == 137
+    helpers.wait_until(lambda: children(daemon.proc.pid, b"manager.spawnd"),
+                       what="a new spawner")
 
 
 def test_a_standby_refuses_a_malformed_argv_line():

@@ -1,0 +1,56 @@
+"""The spawner: commands run in a helper process, answered by id, with a fallback."""
+
+import asyncio
+
+import pytest
+
+from manager import spawner
+
+
+def run(scenario):
+    return asyncio.run(scenario())
+
+
+def test_commands_answer_status_and_both_streams():
+    async def scenario():
+        helper = spawner.Spawner()
+        await helper.start()
+        try:
+            return await asyncio.gather(
+                helper.run(["sh", "-c", "echo out; echo err >&2; exit 3"], 10),
+                helper.run(["true"], 10))
+        finally:
+            await helper.close()
+    assert run(scenario) == [(3, b"out\n", b"err\n"), (0, b"", b"")]
+
+
+def test_a_missing_binary_and_a_timeout_are_errors():
+    async def scenario():
+        helper = spawner.Spawner()
+        await helper.start()
+        try:
+            with pytest.raises(OSError, match="No such file"):
+                await helper.run(["/no/such/binary"], 10)
+            with pytest.raises(OSError, match="timed out after 0.2s"):
+                await helper.run(["sleep", "5"], 0.2)
+        finally:
+            await helper.close()
+    run(scenario)
+
+
+def test_a_killed_helper_is_started_again_and_a_closed_one_refuses():
+    async def scenario():
+        helper = spawner.Spawner()
+        await helper.start()
+        first = helper.process.pid
+        helper.process.kill()
+        for _ in range(500):  # the reader sees EOF
+            if not helper.alive():
+                break
+            await asyncio.sleep(0.01)
+        assert await helper.run(["true"], 10) == (0, b"", b"")
+        assert helper.process.pid != first
+        await helper.close()
+        with pytest.raises(spawner.SpawnerGone):
+            await helper.run(["true"], 10)
+    run(scenario)
