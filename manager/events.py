@@ -44,8 +44,6 @@ class EventBus:
             except journal.JournalError as err:
                 log.error("journal event %s %s: %s", kind, container_id, err)
         self.counts[kind] += 1
-        log.info("event %s %s%s", kind, container_id, f" exec {exec_id}" if exec_id else "",
-                 extra={"container": container_id, "exec_id": exec_id})
         for queue in list(self._queues):
             try:
                 queue.put_nowait(event)
@@ -53,6 +51,9 @@ class EventBus:
                 # A stalled reader must not grow the manager's memory without bound.
                 log.warning("drop an events subscriber: %d events behind", QUEUE_MAX)
                 self._queues.discard(queue)
+        # Logged after the subscribers were woken: the log line is not on their path.
+        log.info("event %s %s%s", kind, container_id, f" exec {exec_id}" if exec_id else "",
+                 extra={"container": container_id, "exec_id": exec_id})
         return event
 
     def published(self, event):

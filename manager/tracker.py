@@ -1,5 +1,6 @@
 """Track processes: reconcile exitStatus and shim death so each exit is reported once."""
 
+import asyncio
 import logging
 import os
 
@@ -82,7 +83,9 @@ class Tracker:
                 self.events.emit("oom", cid, proc.exec_id, time=proc.exited_at)
             self.events.emit("exit", cid, proc.exec_id, time=proc.exited_at,
                              exit_code=proc.exit_code)
-            self._mark_reported(proc)
+            # After the subscribers' turn (they were woken first): the journal
+            # already holds the event should we be killed before the mark.
+            asyncio.get_running_loop().call_soon(self._mark_reported, proc)
         if proc is proc.container.init and self.on_init_exit is not None:
             self.on_init_exit(proc.container)
 
