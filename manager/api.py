@@ -130,9 +130,27 @@ class Api:
         return Response(200, [c.to_dict() for c in self.service.registry.visible_containers()])
 
     async def create_container(self, request):
-        """Create a container."""
+        """Create a container; with the attach upgrade, also start it and attach (`run`)."""
+        if request.wants_upgrade(ATTACH_PROTOCOL):
+            return await self._run_attached(request.json())
         container = await self.service.create(request.json())
         return Response(201, container.to_dict())
+
+    async def _run_attached(self, body):
+        # One request for an attached `run`: create, start (one `runc run -d`),
+        # then the attach stream of the init process from the log's beginning.
+        # The container is held from before its start: an --rm container that
+        # exits at once is removed only after this stream has sent everything.
+        container = await self.service.create({**body, "start": True}, hold=True)
+        proc = container.init
+
+        async def run(reader, writer):
+            """Serve the attach stream on the upgraded connection."""
+            try:
+                await attach.serve_attach(self.changes, proc, True, reader, writer)
+            finally:
+                container.release()
+        return UpgradeResponse(ATTACH_PROTOCOL, run, container.release)
 
     async def get_container(self, request, id):
         """Answer one state object."""

@@ -124,8 +124,12 @@ class Service:
         except KeyError:
             raise HttpError(404, f"no such exec in container {cid}: {exec_id}") from None
 
-    async def create(self, body):
-        """Create a container: write its directory, start its shim (runtime create)."""
+    async def create(self, body, hold=False):
+        """Create a container: write its directory, start its shim (runtime create).
+
+        HOLD: count an attach stream on it (the caller releases it) from before
+        the process starts.
+        """
         opts = bodies.parse_create(body)
         cid = opts["id"]
         tty = bundle_terminal(opts["bundle"]) if "bundle" in opts else opts["tty"]
@@ -144,6 +148,8 @@ class Service:
         container = registry.Container(cid, cdir, runtime=opts["runtime"],
                                        labels=opts["labels"], created_at=created_at)
         container.auto_remove = opts["auto_remove"]
+        if hold:
+            container.hold()
         self.registry.add(container)
         async with container.lock:
             try:

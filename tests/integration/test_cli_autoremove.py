@@ -1,7 +1,9 @@
 """--rm is the manager's: removal after the exit, also for -d, also across a restart."""
 
+import json
 import os
 import signal
+import socket
 
 from cliutil import manager, tether  # noqa: F401
 import daemonutil
@@ -74,3 +76,45 @@ def test_a_rm_container_that_exits_while_the_manager_is_down_is_removed_after(
     helpers.wait_until(lambda: listed(tether) == ["keep"], what="x1 removed")
     assert not os.path.exists(state.container_dir(manager.root, "x1"))
     assert manager.state("keep")["status"] == "running"
+
+
+def open_run(socket_path, body):
+    """POST a create body with the attach upgrade (`run` in one request); return the socket."""
+    data = json.dumps(body).encode()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30)
+    sock.connect(socket_path)
+    sock.sendall(b"POST /v1/containers HTTP/1.1\r\nHost: tether\r\nConnection: Upgrade\r\n"
+                 b"Upgrade: tether-attach\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(1)
+        if not chunk:
+            break
+        head += chunk
+    return sock, head
+
+
+def test_run_in_one_request_streams_everything_then_removes(manager, rootfs):
+    body = {"id": "x1", "rootfs": rootfs, "stdin": True, "auto_remove": True,
+            "args": ["sh", "-c", "read x; echo got $x; seq 1 2000; echo err >&2; exit 6"]}
+    sock, head = open_run(manager.socket, body)
+    try:
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        daemonutil.send_frame(sock, 0, b"hi\n")
+        out, err, exit_obj, errors = daemonutil.collect_frames(sock)
+    finally:
+        sock.close()
+    assert (exit_obj, errors, err) == ({"exit_code": 6}, [], b"err\n")
+    assert out == b"got hi\n" + b"".join(b"%d\n" % i for i in range(1, 2001))
+    helpers.wait_until(lambda: listed(manager.tether) == [], what="x1 removed")
+
+
+def test_run_in_one_request_that_fails_answers_an_error_and_leaves_nothing(manager, rootfs):
+    sock, head = open_run(manager.socket, {"id": "x1", "rootfs": rootfs,
+                                           "args": ["no-such-binary"]})
+    sock.close()
+    assert head.startswith(b"HTTP/1.1 502 "), head
+    assert listed(manager.tether) == []
+    assert not os.path.exists(state.container_dir(manager.root, "x1"))
