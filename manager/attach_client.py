@@ -6,22 +6,24 @@ unix socket; 2. read the `101 Switching Protocols` head; 3. exchange frames of
 exit (3) or error (5) frame, or the user detaches with ctrl-p ctrl-q.
 """
 
-import json
+import _signal
 import os
-import selectors
-import signal
+import select
 import struct
 
-from manager.client import (ApiError, ClientError, build_path, connect_unix, error_from_body,
-                            quote_id)
+from manager.client import (ApiError, ClientError, build_path, connect_unix, exchange, quote_id,
+                            read_error)
+from manager.unixhttp import encode_request
+from shim import cjson
 
 FRAME_STDIN, FRAME_STDOUT, FRAME_STDERR, FRAME_EXIT, FRAME_CLOSE_STDIN, FRAME_ERROR = range(6)
 HEADER = struct.Struct(">BI")
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, as docker and podman
-MAX_HEAD = 64 << 10
 READ_SIZE = 64 << 10
 # Signals the attached client passes on to the process, as `docker run` does.
-PROXIED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+# _signal and select.poll rather than signal and selectors: those import enum
+# and collections, ~10 ms of every attached `tether run` (bench/CHANGES.md).
+PROXIED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
 DETACHED = None
 
 
@@ -77,82 +79,22 @@ class DetachScanner:
         return bytes(out), False
 
 
-def parse_head(head):
-    """Parse an HTTP response head into (status, {lower-case name: value})."""
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
-        raise ClientError(f"attach: malformed answer from the manager: {lines[0][:80]!r}")
-    headers = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return int(parts[1]), headers
-
-
-def read_head(sock):
-    """Read up to the end of the response head; return (head, bytes after it)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(READ_SIZE)
-        if not chunk or len(data) > MAX_HEAD:
-            raise ClientError("attach: the manager closed the connection before answering")
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    return head, rest
-
-
-def dechunk(data):
-    """Decode a chunked transfer-encoded body (as much of it as DATA holds)."""
-    out = bytearray()
-    while data:
-        size_line, sep, data = data.partition(b"\r\n")
-        size = int(size_line.split(b";")[0] or b"0", 16) if sep else 0
-        if size == 0:
-            break
-        out += data[:size]
-        data = data[size + 2:]
-    return bytes(out)
-
-
-def read_error_body(sock, headers, rest):
-    """Read the body of an error answer (Content-Length, chunked or until close)."""
-    sock.settimeout(10)
-    data = bytearray(rest)
-    length = headers.get("content-length", "")
-    length = int(length) if length.isdigit() else None
-    chunked = "chunked" in headers.get("transfer-encoding", "")
-    while len(data) < MAX_HEAD:
-        if length is not None and len(data) >= length:
-            break
-        if chunked and data.endswith(b"0\r\n\r\n"):
-            break
-        chunk = sock.recv(READ_SIZE)
-        if not chunk:
-            break
-        data += chunk
-    return dechunk(bytes(data)) if chunked else bytes(data[:length])
-
-
 def open_attach(socket_path, cid, exec_id=None, logs=False):
     """Open an attach stream; return (socket, bytes already received after the head)."""
+    what = f"attach {cid}"
     path = build_path(f"/containers/{quote_id(cid)}/attach", {"exec_id": exec_id, "logs": logs})
+    request = encode_request("GET", path, headers=("Connection: Upgrade",
+                                                   "Upgrade: tether-attach"))
     sock = connect_unix(socket_path)
     try:
-        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: tether\r\nConnection: Upgrade\r\n"
-                     "Upgrade: tether-attach\r\n\r\n".encode())
-        head, rest = read_head(sock)
-        status, headers = parse_head(head)
-        if status != 101:
-            raise error_from_body(status, read_error_body(sock, headers, rest), f"attach {cid}")
-    except OSError as err:
-        sock.close()
-        raise ClientError(f"attach {cid}: {err.strerror or err}") from err
+        answer = exchange(sock, what, request)
+        if answer.status != 101:
+            raise read_error(answer, what)
     except ClientError:
         sock.close()
         raise
-    return sock, rest
+    # The frames the manager sent right behind its 101 head are the stream's first bytes.
+    return sock, answer.reader.take(len(answer.reader.buf))
 
 
 def write_all(fd, data):
@@ -167,8 +109,8 @@ class SignalPipe:
 
     def __init__(self, signals):
         self.read_fd, self.write_fd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.old_wakeup = signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
-        self.old_handlers = {sig: signal.signal(sig, lambda *_: None) for sig in signals}
+        self.old_wakeup = _signal.set_wakeup_fd(self.write_fd, warn_on_full_buffer=False)
+        self.old_handlers = {sig: _signal.signal(sig, lambda *_: None) for sig in signals}
 
     def read(self):
         """Return the signal numbers received since the last call."""
@@ -180,8 +122,8 @@ class SignalPipe:
     def close(self):
         """Restore the previous handlers and wakeup fd."""
         for sig, handler in self.old_handlers.items():
-            signal.signal(sig, handler)
-        signal.set_wakeup_fd(self.old_wakeup)
+            _signal.signal(sig, handler)
+        _signal.set_wakeup_fd(self.old_wakeup)
         os.close(self.read_fd)
         os.close(self.write_fd)
 
@@ -198,29 +140,28 @@ class AttachSession:
 
     def run(self):
         """Pump until the process exits (return its code) or the user detaches (None)."""
-        signals = PROXIED_SIGNALS + ((signal.SIGWINCH,) if self.tty else ())
-        sigpipe = SignalPipe(signals)
-        sel = selectors.PollSelector()  # poll, not epoll: stdin may be a regular file
+        sigpipe = SignalPipe(PROXIED_SIGNALS + ((_signal.SIGWINCH,) if self.tty else ()))
+        poller = select.poll()  # poll, not epoll: stdin may be a regular file
+        sources = {self.sock.fileno(): "sock", sigpipe.read_fd: "signal"}
+        if self.stdin_fd is not None:
+            sources[self.stdin_fd] = "stdin"
         try:
-            sel.register(self.sock, selectors.EVENT_READ, "sock")
-            sel.register(sigpipe.read_fd, selectors.EVENT_READ, "signal")
-            if self.stdin_fd is not None:
-                sel.register(self.stdin_fd, selectors.EVENT_READ, "stdin")
-            return self.pump(sel, sigpipe)
+            for fd in sources:
+                poller.register(fd, select.POLLIN)
+            return self.pump(poller, sources, sigpipe)
         finally:
-            sel.close()
             sigpipe.close()
             self.sock.close()
 
-    def pump(self, sel, sigpipe):
-        """Run the loop; see run()."""
+    def pump(self, poller, sources, sigpipe):
+        """Run the loop; see run(). Any event on an fd (hang-up, error too) means: read it."""
         result = self.handle_output(self.pending)
         while result is False:
-            for key, _ in sel.select():
-                if key.data == "sock":
+            for fd, _ in poller.poll():
+                if sources[fd] == "sock":
                     result = self.handle_output(self.recv())
-                elif key.data == "stdin":
-                    result = self.handle_input(sel)
+                elif sources[fd] == "stdin":
+                    result = self.handle_input(poller)
                 else:
                     self.handle_signals(sigpipe.read())
                 if result is not False:
@@ -252,11 +193,11 @@ class AttachSession:
                 raise ApiError(message.splitlines()[0])
         return False
 
-    def handle_input(self, sel):
+    def handle_input(self, poller):
         """Forward stdin as frames; return None on detach, False to go on."""
         data = os.read(self.stdin_fd, READ_SIZE)
         if not data:
-            sel.unregister(self.stdin_fd)
+            poller.unregister(self.stdin_fd)
             self.send(encode_frame(FRAME_CLOSE_STDIN))
             return False
         detached = False
@@ -277,7 +218,7 @@ class AttachSession:
         """Resize on SIGWINCH; pass other signals on to the process."""
         for signum in signums:
             try:
-                if signum == signal.SIGWINCH:
+                if signum == _signal.SIGWINCH:
                     send_terminal_size(self.client, self.cid, self.exec_id, self.stdin_fd or 0)
                 else:
                     self.client.kill(self.cid, signum, exec_id=self.exec_id)
@@ -288,7 +229,7 @@ class AttachSession:
 def parse_exit(payload):
     """Return the exit code of an exit frame's JSON payload."""
     try:
-        code = json.loads(payload)["exit_code"]
+        code = cjson.loads(payload)["exit_code"]
     except (ValueError, KeyError, TypeError) as err:
         raise ClientError(f"attach: malformed exit frame {payload[:80]!r}") from err
     if not isinstance(code, int):

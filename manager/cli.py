@@ -2,32 +2,32 @@
 
 `tether daemon` runs the manager; every other command is a client of its API
 socket. Only what a command needs is imported, so that the CLI starts fast:
-the daemon (asyncio and friends) is imported by `tether daemon` alone.
+the daemon (asyncio and friends) is imported by `tether daemon` alone, and
+argparse only for help, errors and unusual command lines (manager.cli_parse
+parses the plain ones from the same add_argument calls).
 """
 
-import argparse
-import importlib
 import os
 import sys
 
-from manager import __version__
+from manager import __version__, cli_parse
 from shim import state
 
 ERROR_EXIT = 125
 LOG_LEVELS = ("debug", "info", "warning", "error")
+DESCRIPTION = "Run OCI containers that outlive their manager."
+EPILOG = ("examples:\n  tether daemon --detach\n"
+          "  tether run --rm demo --rootfs /srv/rootfs -- echo hello\n"
+          "  tether run -d web --rootfs /srv/rootfs -- httpd -f -p 8080\n"
+          "  tether logs -f web; tether exec -t web -- sh\n"
+          "  tether delete --force web\n\n"
+          "exit codes: run, exec and wait exit with the process's code (128+N for\n"
+          "signal N); tether's own errors exit 125 with one line on stderr.\n"
+          "completion: contrib/completion/ (bash, zsh); systemd: contrib/tether.service")
 
 
 class UsageError(Exception):
     """Bad input found before any request was made."""
-
-
-class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line and exit 125, as tether's own errors."""
-
-    def error(self, message):
-        """Print `tether: MESSAGE` and exit 125."""
-        fail(message)
-        sys.exit(ERROR_EXIT)
 
 
 def fail(message, exit_code=ERROR_EXIT):
@@ -39,6 +39,14 @@ def fail(message, exit_code=ERROR_EXIT):
 
 
 # -- argument groups shared by several commands -----------------------------
+
+def add_global_options(p):
+    """Add the options before the command: --root, --socket, --version."""
+    p.add_argument("--root", metavar="DIR", default=state.default_root(),
+                   help="state directory (env TETHER_ROOT; default %(default)s)")
+    p.add_argument("--socket", metavar="PATH", help="API socket (default ROOT/tether.sock)")
+    p.add_argument("--version", action="version", version=f"tether {__version__}")
+
 
 def add_id(p, what="container"):
     """Add the container ID positional."""
@@ -260,28 +268,24 @@ COMMANDS = [
 
 
 def build_parser():
-    """Return the parser of the tether command line."""
-    parser = Parser(prog="tether", formatter_class=argparse.RawDescriptionHelpFormatter,
-                    description="Run OCI containers that outlive their manager.",
-                    epilog="examples:\n  tether daemon --detach\n"
-                           "  tether run --rm demo --rootfs /srv/rootfs -- echo hello\n"
-                           "  tether run -d web --rootfs /srv/rootfs -- httpd -f -p 8080\n"
-                           "  tether logs -f web; tether exec -t web -- sh\n"
-                           "  tether delete --force web\n\n"
-                           "exit codes: run, exec and wait exit with the process's code "
-                           "(128+N for\nsignal N); tether's own errors exit 125 with one "
-                           "line on stderr.\n"
-                           "completion: contrib/completion/ (bash, zsh); "
-                           "systemd: contrib/tether.service")
-    parser.add_argument("--root", metavar="DIR", default=state.default_root(),
-                        help="state directory (env TETHER_ROOT; default %(default)s)")
-    parser.add_argument("--socket", metavar="PATH", help="API socket (default ROOT/tether.sock)")
-    parser.add_argument("--version", action="version", version=f"tether {__version__}")
+    """Return the argparse parser of the tether command line (help, errors, completion)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        """An ArgumentParser whose errors are one line and exit 125, as tether's own errors."""
+
+        def error(self, message):
+            """Print `tether: MESSAGE` and exit 125."""
+            fail(message)
+            sys.exit(ERROR_EXIT)
+
+    raw = argparse.RawDescriptionHelpFormatter
+    parser = Parser(prog="tether", formatter_class=raw, description=DESCRIPTION, epilog=EPILOG)
+    add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, aliases, handler, add_options, summary, description, example in COMMANDS:
         p = sub.add_parser(name, aliases=aliases, help=summary, description=description,
-                           epilog=f"example:\n  {example}",
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+                           epilog=f"example:\n  {example}", formatter_class=raw)
         add_options(p)
         p.set_defaults(handler=handler, command=name)
     return parser
@@ -297,12 +301,14 @@ def split_args(argv):
 
 def parse_args(argv):
     """Parse ARGV; everything after `--` goes verbatim to the process's ARGS."""
-    parser = build_parser()
     head, tail = split_args(argv)
-    opts = parser.parse_args(head)
-    if tail is not None:
-        if not hasattr(opts, "args"):
+    opts = cli_parse.parse(head, add_global_options, COMMANDS)
+    if opts is None or (tail is not None and not hasattr(opts, "args")):
+        parser = build_parser()
+        opts = parser.parse_args(head)
+        if tail is not None and not hasattr(opts, "args"):
             parser.error(f"{opts.command}: unexpected arguments after --: {' '.join(tail)}")
+    if tail is not None:
         opts.args = opts.args + tail
     opts.socket = opts.socket or os.path.join(opts.root, "tether.sock")
     return opts
@@ -327,12 +333,10 @@ def run_daemon(opts):
 
 def print_spec(opts):
     """Print the config.json of the options (no manager needed)."""
-    import json
-
-    from manager import spec
+    from manager import jsontext, spec
     config = spec.default_spec(rootfs=opts.rootfs, args=opts.args or None, env=opts.env,
                                cwd=opts.cwd or "/", tty=opts.tty, **opts.spec)
-    sys.stdout.write(json.dumps(config, indent=2) + "\n")
+    sys.stdout.write(jsontext.dumps_indented(config) + "\n")
     return 0
 
 
@@ -340,7 +344,9 @@ def run_client_command(opts):
     """Run a client command against the manager's socket."""
     from manager.client import Client, ClientError
     module_name, func_name = opts.handler.split(":")
-    module = importlib.import_module(f"manager.cli_{module_name}")
+    name = f"manager.cli_{module_name}"
+    __import__(name)  # not importlib.import_module: the importlib package imports warnings
+    module = sys.modules[name]
     try:
         return getattr(module, f"cmd_{func_name}")(Client(opts.socket), opts) or 0
     except ClientError as err:

@@ -1,17 +1,19 @@
-"""Check and convert the CLI's arguments before any request is made (pure functions)."""
+"""Check and convert the CLI's arguments before any request is made (pure functions).
 
-import re
-import signal
+re and signal are imported by the checks that need them: every command imports
+this module, and they cost ~12 ms and ~5 ms (enum) to the others.
+"""
 
 from shim import state
 
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h|d)")
+DURATION_PATTERN = r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h|d)"
 _UNIT_NS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
             "h": 3600 * 10**9, "d": 86400 * 10**9}
 
 
 def parse_signal(text):
     """Return the number of signal TEXT (TERM, SIGTERM, term or 15); ValueError if unknown."""
+    import signal
     if text.isdigit():
         number = int(text)
         if 1 <= number <= signal.SIGRTMAX:
@@ -46,8 +48,9 @@ def parse_labels(items):
 
 def parse_duration_ns(text):
     """Return nanoseconds of a duration such as 90s, 10m, 1h30m; ValueError if malformed."""
+    import re
     pos, total = 0, 0
-    for m in _DURATION_RE.finditer(text):
+    for m in re.finditer(DURATION_PATTERN, text):
         if m.start() != pos:
             break
         total += int(float(m.group(1)) * _UNIT_NS[m.group(2)])

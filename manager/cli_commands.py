@@ -1,16 +1,17 @@
 """The CLI's simple client commands: one request each, or one stream to print."""
 
-import json
 import sys
 
+from manager import jsontext
 from manager.client import ClientError
+from shim import cjson
 
 TABLE_COLUMNS = ("ID", "STATUS", "PID", "EXIT", "CREATED", "BUNDLE")
 
 
 def print_json(obj):
     """Print OBJ as indented JSON."""
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    sys.stdout.write(jsontext.dumps_indented(obj) + "\n")
 
 
 def show(value):
@@ -134,7 +135,8 @@ def format_event(event):
     words = [show(event.get("time")), show(event.get("type")), show(event.get("id"))]
     if event.get("exec_id"):
         words.append(f"exec={event['exec_id']}")
-    for key in sorted(set(event) - {"time", "type", "id", "exec_id"}):
+    # seq numbers the journal for resuming subscribers (events --json has it): not for people.
+    for key in sorted(set(event) - {"time", "type", "id", "exec_id", "seq"}):
         if event[key] is not None:
             words.append(f"{key}={event[key]}")
     return " ".join(words)
@@ -144,6 +146,6 @@ def cmd_events(client, opts):
     """Stream lifecycle events until interrupted."""
     for event in client.events():
         event = event.to_dict()
-        line = json.dumps(event, separators=(",", ":")) if opts.json else format_event(event)
+        line = cjson.dumps(event) if opts.json else format_event(event)
         sys.stdout.write(line + "\n")
         sys.stdout.flush()

@@ -1,71 +1,43 @@
 """A synchronous client of the manager's API (HTTP/1.1 + JSON over a unix socket).
 
-Stdlib only and no asyncio, so that the CLI starts fast. See docs/api.md.
+No asyncio, http.client, json or socket, so that the CLI starts fast:
+manager.unixhttp speaks the HTTP and shim.cjson the JSON (CPython's C scanner
+and encoder, already loaded with shim.state; orjson would import dataclasses,
+inspect, uuid and json: ~22 ms). See docs/api.md.
 """
 
-import http.client
-import json
-import socket
-import urllib.parse
-
 from manager.results import ContainerState, Event, ExitResult, LogRecord, ProcessState, Version
+from manager.unixhttp import (ClientError, Reader, UnreachableError, connect_unix, encode_query,
+                              encode_request, iter_body, iter_lines, quote, read_answer_head,
+                              read_body)
+from shim import cjson
+
+__all__ = ["API", "ApiError", "Client", "ClientError", "UnreachableError", "build_path",
+           "connect_unix", "error_from_body", "quote_id"]
 
 API = "/v1"
 # Bodies of ordinary answers are small; refuse to buffer a runaway one.
 MAX_BODY = 16 << 20
-
-
-class ClientError(Exception):
-    """A request could not be made or answered; str() is one line for the user."""
-
-    def __init__(self, message, status=None, exit_code=None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.exit_code = exit_code
+MAX_ERROR_BODY = 64 << 10
 
 
 class ApiError(ClientError):
     """The manager answered with an error status and message."""
 
 
-class UnreachableError(ClientError):
-    """The manager's socket could not be connected."""
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    """An HTTPConnection whose transport is a unix stream socket."""
-
-    def __init__(self, socket_path, timeout=None):
-        super().__init__("tether", timeout=timeout)
-        self.socket_path = socket_path
-
-    def connect(self):
-        """Connect to the unix socket instead of a TCP host."""
-        self.sock = connect_unix(self.socket_path, self.timeout)
-
-
-def connect_unix(socket_path, timeout=None):
-    """Return a stream socket connected to SOCKET_PATH, or raise UnreachableError."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-    sock.settimeout(timeout)
+def decode_json(data, what, part="answer"):
+    """Return the JSON value of DATA; ClientError naming WHAT if malformed."""
     try:
-        sock.connect(socket_path)
-    except (ConnectionRefusedError, FileNotFoundError) as err:
-        sock.close()
-        raise UnreachableError(
-            f"cannot reach the manager at {socket_path}: is 'tether daemon' running?") from err
-    except OSError as err:
-        sock.close()
-        raise UnreachableError(f"connect to {socket_path}: {err.strerror or err}") from err
-    return sock
+        return cjson.loads(data)
+    except (ValueError, RecursionError) as err:
+        raise ClientError(f"{what}: malformed JSON {part} from the manager") from err
 
 
 def error_from_body(status, body, what):
     """Build an ApiError from an error answer's body ({"error": ..., "exit_code": N})."""
     try:
-        obj = json.loads(body)
-    except ValueError:
+        obj = cjson.loads(body)
+    except (ValueError, RecursionError):
         obj = None
     if isinstance(obj, dict) and isinstance(obj.get("error"), str):
         message = obj["error"].strip().splitlines()[0] if obj["error"].strip() else what
@@ -77,14 +49,76 @@ def error_from_body(status, body, what):
 
 def quote_id(value):
     """Quote an id for a URL path (ids are validated before, this is defence in depth)."""
-    return urllib.parse.quote(value, safe="")
+    return quote(value)
 
 
 def build_path(path, query=None):
     """Return API + PATH with the non-None QUERY items encoded."""
-    items = {k: v for k, v in (query or {}).items() if v is not None and v is not False}
-    items = {k: (1 if v is True else v) for k, v in items.items()}
-    return API + path + ("?" + urllib.parse.urlencode(items) if items else "")
+    return API + path + encode_query(query)
+
+
+class Answer:
+    """An answer whose head is read: status, headers, and the reader at its body."""
+
+    def __init__(self, reader, status, headers):
+        self.reader = reader
+        self.status = status
+        self.headers = headers
+
+    def body(self, limit=MAX_BODY):
+        """Return the whole body."""
+        return read_body(self.reader, self.status, self.headers, limit)
+
+    def pieces(self):
+        """Yield the body's bytes as they arrive."""
+        return iter_body(self.reader, self.status, self.headers)
+
+    def close(self):
+        """Close the connection."""
+        self.reader.sock.close()
+
+
+def exchange(sock, what, request):
+    """Send REQUEST on SOCK and read the answer's head; return the Answer."""
+    reader = Reader(sock, what)
+    try:
+        sock.sendall(request)
+    except OSError as err:
+        # The manager may have answered before it closed (413 for a body over its
+        # limit, then it stops reading): that answer says more than EPIPE.
+        try:
+            return Answer(reader, *read_answer_head(reader))
+        except ClientError:
+            raise ClientError(f"{what}: send request: {err.strerror or err}: the manager "
+                              "closed the connection") from err
+    return Answer(reader, *read_answer_head(reader))
+
+
+def read_error(answer, what):
+    """Return the ApiError of an error answer (its body cut short is still an error)."""
+    try:
+        body = answer.body(MAX_ERROR_BODY)
+    except ClientError:
+        body = b""
+    return error_from_body(answer.status, body, what)
+
+
+def stream_object(line, what):
+    """Decode one NDJSON line; an {"error": ...} line is the manager's error."""
+    obj = decode_json(line, what, "line in the stream")
+    if isinstance(obj, dict) and obj.keys() == {"error"} and isinstance(obj["error"], str):
+        raise ApiError(obj["error"].strip().splitlines()[0] if obj["error"].strip() else what)
+    return obj
+
+
+def typed(kind, obj, what):
+    """Return KIND(OBJ), a manager.results record; ClientError if OBJ is not its JSON shape."""
+    if not isinstance(obj, dict):
+        raise ClientError(f"{what}: malformed answer from the manager: expected a JSON object")
+    try:
+        return kind(obj)
+    except (TypeError, ValueError) as err:
+        raise ClientError(f"{what}: malformed answer from the manager: {err}") from err
 
 
 class Client:
@@ -100,66 +134,51 @@ class Client:
         self.timeout = timeout
 
     def open(self, method, path, body=None, query=None):
-        """Send a request; return (connection, response) with the status checked."""
-        conn = UnixHTTPConnection(self.socket_path, self.timeout)
-        headers = {"Host": "tether"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
+        """Send a request; return its Answer with the status checked."""
         what = f"{method} {API}{path}"
+        data = None if body is None else cjson.dumps(body).encode("ascii")
+        request = encode_request(method, build_path(path, query), data, ("Connection: close",))
+        sock = connect_unix(self.socket_path, self.timeout)
         try:
-            conn.request(method, build_path(path, query), body=data, headers=headers)
-            resp = conn.getresponse()
-        except ClientError:
-            conn.close()
+            answer = exchange(sock, what, request)
+            if answer.status >= 400:
+                raise read_error(answer, what)
+        except BaseException:
+            sock.close()
             raise
-        except (OSError, http.client.HTTPException) as err:
-            conn.close()
-            raise ClientError(f"{what}: {err}: the manager closed the connection") from err
-        if resp.status >= 400:
-            body = resp.read(MAX_BODY)
-            conn.close()
-            raise error_from_body(resp.status, body, what)
-        return conn, resp
+        return answer
 
     def call(self, method, path, body=None, query=None):
         """Send a request and return the decoded JSON answer (None for no content)."""
-        conn, resp = self.open(method, path, body, query)
+        answer = self.open(method, path, body, query)
         try:
-            data = resp.read(MAX_BODY)
-        except (OSError, http.client.HTTPException) as err:
-            raise ClientError(f"{method} {API}{path}: read answer: {err}") from err
+            data = answer.body()
         finally:
-            conn.close()
+            answer.close()
         if not data.strip():
             return None
-        try:
-            return json.loads(data)
-        except ValueError as err:
-            raise ClientError(f"{method} {API}{path}: malformed JSON answer") from err
+        return decode_json(data, f"{method} {API}{path}")
 
     def stream(self, path, query=None):
         """Yield one decoded JSON object per NDJSON line of a streaming answer."""
-        conn, resp = self.open("GET", path, query=query)
+        what = f"GET {API}{path}"
+        answer = self.open("GET", path, query=query)
         try:
-            while True:
-                try:
-                    line = resp.readline()
-                except (OSError, http.client.HTTPException) as err:
-                    raise ClientError(f"GET {API}{path}: stream broken: {err}") from err
-                if not line:
-                    return
+            for line in iter_lines(answer.pieces(), MAX_BODY, what):
                 if line.strip():
-                    yield json.loads(line)
+                    yield stream_object(line, what)
         finally:
-            conn.close()
+            answer.close()
+
+    def record(self, kind, method, path, body=None, query=None):
+        """Send a request; return its JSON object answer as a KIND record."""
+        return typed(kind, self.call(method, path, body, query), f"{method} {API}{path}")
 
     # -- operations --------------------------------------------------------
 
     def version(self):
         """Return the manager's Version."""
-        return Version(self.call("GET", "/version"))
+        return self.record(Version, "GET", "/version")
 
     def health(self):
         """Return the manager's health object."""
@@ -171,29 +190,31 @@ class Client:
 
     def metrics(self):
         """Return the metrics text (Prometheus format)."""
-        conn, resp = self.open("GET", "/metrics")
+        answer = self.open("GET", "/metrics")
         try:
-            return resp.read(MAX_BODY).decode()
-        except (OSError, http.client.HTTPException) as err:
-            raise ClientError(f"GET {API}/metrics: read answer: {err}") from err
+            return answer.body().decode("utf-8", "replace")
         finally:
-            conn.close()
+            answer.close()
 
     def list(self):
         """Return the ContainerState of every container, sorted by id."""
-        return [ContainerState(s) for s in self.call("GET", "/containers")]
+        what = f"GET {API}/containers"
+        states = self.call("GET", "/containers")
+        if not isinstance(states, list):
+            raise ClientError(f"{what}: malformed answer from the manager: expected a JSON array")
+        return [typed(ContainerState, s, what) for s in states]
 
     def create(self, body):
         """Create a container from a create body (docs/api.md); return its ContainerState."""
-        return ContainerState(self.call("POST", "/containers", body))
+        return self.record(ContainerState, "POST", "/containers", body)
 
     def state(self, cid):
         """Return the ContainerState of CID."""
-        return ContainerState(self.call("GET", f"/containers/{quote_id(cid)}"))
+        return self.record(ContainerState, "GET", f"/containers/{quote_id(cid)}")
 
     def start(self, cid):
         """Start the init process of CID; return its ContainerState."""
-        return ContainerState(self.call("POST", f"/containers/{quote_id(cid)}/start"))
+        return self.record(ContainerState, "POST", f"/containers/{quote_id(cid)}/start")
 
     def kill(self, cid, signal, all_processes=False, exec_id=None):
         """Send SIGNAL to CID's init process (or to an exec)."""
@@ -202,11 +223,11 @@ class Client:
 
     def pause(self, cid):
         """Freeze CID; return its ContainerState."""
-        return ContainerState(self.call("POST", f"/containers/{quote_id(cid)}/pause"))
+        return self.record(ContainerState, "POST", f"/containers/{quote_id(cid)}/pause")
 
     def resume(self, cid):
         """Thaw CID; return its ContainerState."""
-        return ContainerState(self.call("POST", f"/containers/{quote_id(cid)}/resume"))
+        return self.record(ContainerState, "POST", f"/containers/{quote_id(cid)}/resume")
 
     def delete(self, cid, force=False):
         """Delete CID and its state (kill it first with FORCE)."""
@@ -214,12 +235,12 @@ class Client:
 
     def exec(self, cid, body):
         """Start an exec process from an exec body; return its ProcessState."""
-        return ProcessState(self.call("POST", f"/containers/{quote_id(cid)}/exec", body))
+        return self.record(ProcessState, "POST", f"/containers/{quote_id(cid)}/exec", body)
 
     def wait(self, cid, exec_id=None):
         """Block until the process exits; return its ExitResult."""
-        return ExitResult(self.call("GET", f"/containers/{quote_id(cid)}/wait",
-                                    query={"exec_id": exec_id}))
+        return self.record(ExitResult, "GET", f"/containers/{quote_id(cid)}/wait",
+                           query={"exec_id": exec_id})
 
     def resize(self, cid, cols, rows, exec_id=None):
         """Set the terminal size of CID's init process (or of an exec)."""
@@ -228,9 +249,11 @@ class Client:
 
     def logs(self, cid, exec_id=None, follow=False, since=None, tail=None):
         """Yield LogRecords; following ends with one whose exit_code is set (stream None)."""
+        path = f"/containers/{quote_id(cid)}/logs"
         query = {"exec_id": exec_id, "follow": follow, "since": since, "tail": tail}
-        return (LogRecord(r) for r in self.stream(f"/containers/{quote_id(cid)}/logs", query))
+        return (typed(LogRecord, r, f"GET {API}{path}") for r in self.stream(path, query))
 
-    def events(self, since=None):
-        """Yield lifecycle Events as they happen (SINCE: replay recent ones first)."""
-        return (Event(e) for e in self.stream("/events", {"since": since}))
+    def events(self, since=None, after=None):
+        """Yield lifecycle Events as they happen, after a replay since SINCE or seq AFTER."""
+        events = self.stream("/events", {"since": since, "after": after})
+        return (typed(Event, e, f"GET {API}/events") for e in events)

@@ -4,9 +4,10 @@ Plain classes with __slots__ and annotations rather than @dataclass: importing
 dataclasses pulls in inspect (~10 ms), paid by every CLI command. A record also
 reads like the JSON it came from (`state["id"]`, `state.get("pid")`), so code
 written against the dict answers keeps working; `to_dict()` gives that JSON.
+binascii rather than base64 for the same reason: base64 imports re (~10 ms).
 """
 
-import base64
+import binascii
 
 
 class Record:
@@ -116,20 +117,21 @@ class LogRecord(Record):
     def convert(self, name, value):
         """Decode `data` from base64."""
         if name == "data":
-            return base64.b64decode(value or "")
+            return binascii.a2b_base64(value or "")
         return value
 
 
 class Event(Record):
     """One lifecycle event (create, start, exit, oom, delete, pause, resume, shim-lost)."""
 
-    __slots__ = ("type", "id", "exec_id", "time", "exit_code", "pid")
+    __slots__ = ("type", "id", "exec_id", "time", "exit_code", "pid", "seq")
     type: str
     id: str
     exec_id: "str | None"
     time: str
     exit_code: "int | None"
     pid: "int | None"
+    seq: "int | None"
 
 
 class Version(Record):

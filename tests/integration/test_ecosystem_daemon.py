@@ -72,8 +72,13 @@ def test_unusable_notify_socket_is_logged_and_not_fatal(root, tmp):
 
 def test_log_is_json_lines_with_container_ids(tether, manager, make_bundle):
     assert tether("run", "--rm", "logged", "--bundle", make_bundle(["true"])) == (0, "", "")
-    lines = manager.log().splitlines()
-    records = [json.loads(line) for line in lines]
+
+    def logged():
+        """Return the records once the removal (after the CLI returned) is logged."""
+        records = [json.loads(line) for line in manager.log().splitlines()]
+        done = any(r["msg"] == "event delete logged" for r in records)
+        return records if done else None
+    records = helpers.wait_until(logged, what="the removal logged")
     assert all({"time", "level", "logger", "msg"} <= set(r) for r in records)
     mine = [r["msg"] for r in records if r.get("container") == "logged"]
     assert mine == ["event create logged", "event start logged", "event exit logged",

@@ -1,4 +1,4 @@
-"""Unit tests of the attach client's framing, detach keys and HTTP head parsing."""
+"""Unit tests of the attach client's framing and detach keys (HTTP: test_cli_http.py)."""
 
 import pytest
 
@@ -34,18 +34,6 @@ def test_detach_scanner(chunks, forwarded, detached):
         if seen:
             break
     assert (out, seen) == (forwarded, detached)
-
-
-def test_parse_head():
-    status, headers = ac.parse_head(b"HTTP/1.1 101 Switching Protocols\r\n"
-                                    b"Upgrade: tether-attach\r\nConnection: Upgrade")
-    assert status == 101 and headers["upgrade"] == "tether-attach"
-    with pytest.raises(ClientError, match="malformed answer"):
-        ac.parse_head(b"garbage")
-
-
-def test_dechunk():
-    assert ac.dechunk(b"5\r\nhello\r\n3\r\n!!!\r\n0\r\n\r\n") == b"hello!!!"
 
 
 def test_parse_exit():
