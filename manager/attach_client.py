@@ -81,10 +81,20 @@ class DetachScanner:
 
 def open_attach(socket_path, cid, exec_id=None, logs=False):
     """Open an attach stream; return (socket, bytes already received after the head)."""
-    what = f"attach {cid}"
     path = build_path(f"/containers/{quote_id(cid)}/attach", {"exec_id": exec_id, "logs": logs})
-    request = encode_request("GET", path, headers=("Connection: Upgrade",
-                                                   "Upgrade: tether-attach"))
+    return open_upgraded(socket_path, f"attach {cid}", "GET", path)
+
+
+def open_run(socket_path, body):
+    """Create and start a container and attach to it in one request (docs/api.md)."""
+    return open_upgraded(socket_path, f"run {body.get('id')}", "POST",
+                         build_path("/containers"), cjson.dumps(body).encode())
+
+
+def open_upgraded(socket_path, what, method, path, body=None):
+    """Send an attach-upgrade request; return (socket, bytes received after the 101 head)."""
+    request = encode_request(method, path, body, headers=("Connection: Upgrade",
+                                                          "Upgrade: tether-attach"))
     sock = connect_unix(socket_path)
     try:
         answer = exchange(sock, what, request)

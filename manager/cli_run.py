@@ -122,26 +122,21 @@ def cmd_run(client, opts):
         client.create(body)
         sys.stdout.write(opts.id + "\n")
         return 0
-    client.create(body)
-    try:
-        code = run_attached(client, opts, body["stdin"])
-    except BaseException:
-        if opts.rm:
-            remove_quietly(client, opts.id)
-        raise
+    code = run_attached(client, opts, body)
     return 0 if code is attach_client.DETACHED else code
 
 
-def run_attached(client, opts, stdin):
-    """Attach to a created container, start it and pump until exit or detach."""
-    # Attach before start, from the log's beginning: no output is lost.
-    stream = attach_client.open_attach(client.socket_path, opts.id, logs=True)
+def run_attached(client, opts, body):
+    """Create, start and attach in one request; pump until exit or detach."""
+    # The stream starts at the log's beginning: no output is lost. Until its
+    # 101 arrives the container may not be ours (an id taken): never delete it.
+    stream = attach_client.open_run(client.socket_path, body)
     try:
-        client.start(opts.id)
-    except ClientError:
-        stream[0].close()
+        return pump(client, opts, opts.id, None, stream, opts.tty, body["stdin"])
+    except BaseException:
+        if opts.rm:  # the manager removes it once it exits; a broken stream must not wait
+            remove_quietly(client, opts.id)
         raise
-    return pump(client, opts, opts.id, None, stream, opts.tty, stdin)
 
 
 def remove_quietly(client, cid):
