@@ -149,6 +149,12 @@ def add_list_options(p):
 def add_events_options(p):
     """Add the options of events."""
     p.add_argument("--json", action="store_true", help="print each event as a JSON line")
+    p.add_argument("--since", metavar="TIME",
+                   help="first replay the kept events since TIME (RFC 3339, or a duration "
+                        "such as 10m)")
+    p.add_argument("--after", metavar="SEQ",
+                   help="first replay the kept events numbered after SEQ (resume: give the "
+                        "seq of the last event you saw)")
 
 
 def add_kill_options(p):
@@ -260,7 +266,10 @@ COMMANDS = [
      "  tether logs --since 10m --timestamps web"),
     ("events", [], "commands:events", add_events_options, "stream events",
      "Stream lifecycle events (create, start, exit, oom, delete, pause, resume,\n"
-     "shim-lost) as lines, or as JSON lines with --json.", "tether events --json"),
+     "shim-lost) as lines, or as JSON lines with --json (with their seq, the\n"
+     "number in the event journal: --after SEQ resumes exactly where a previous\n"
+     "reader stopped, also across manager restarts).",
+     "tether events --json\n  tether events --since 10m\n  tether events --json --after 41"),
     ("resize", [], "commands:resize", add_resize_options, "set a terminal's size",
      "Set the terminal size of a process (attach does this by itself on SIGWINCH).",
      "tether resize web 120 40"),

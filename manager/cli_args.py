@@ -75,7 +75,7 @@ def parse_since(text, now_ns):
 
 def parse_count(text, what, minimum=0):
     """Return TEXT as an integer >= MINIMUM; ValueError naming WHAT otherwise."""
-    if not text.isdigit() or int(text) < minimum:
+    if not (text.isascii() and text.isdigit()) or int(text) < minimum:
         raise ValueError(f"invalid {what} {text!r}: expected an integer >= {minimum}")
     return int(text)
 
@@ -154,6 +154,14 @@ def check_logs(opts):
         opts.since = parse_since(opts.since, state.now_ns())
 
 
+def check_events(opts):
+    """Convert --since and --after."""
+    if opts.since is not None:
+        opts.since = parse_since(opts.since, state.now_ns())
+    if opts.after is not None:
+        opts.after = parse_count(opts.after, "--after")
+
+
 def check_resize(opts):
     """Convert COLS and ROWS."""
     opts.cols = parse_count(opts.cols, "COLS", 1)
@@ -161,4 +169,5 @@ def check_resize(opts):
 
 
 CHECKS = {"create": check_create, "run": check_create, "exec": check_exec,
-          "kill": check_kill, "logs": check_logs, "resize": check_resize}
+          "kill": check_kill, "logs": check_logs, "events": check_events,
+          "resize": check_resize}

@@ -144,7 +144,7 @@ def format_event(event):
 
 def cmd_events(client, opts):
     """Stream lifecycle events until interrupted."""
-    for event in client.events():
+    for event in client.events(since=opts.since, after=opts.after):
         event = event.to_dict()
         line = cjson.dumps(event) if opts.json else format_event(event)
         sys.stdout.write(line + "\n")

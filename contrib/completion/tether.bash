@@ -26,7 +26,7 @@ _tether_options() {
         delete|rm) echo "-f --force" ;;
         wait|attach|resize) echo "--exec-id" ;;
         logs) echo "-f --follow --since -n --tail -t --timestamps --exec-id" ;;
-        events) echo "--json" ;;
+        events) echo "--json --since --after" ;;
     esac
     echo "-h --help"
 }

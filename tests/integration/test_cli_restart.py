@@ -4,7 +4,7 @@ import json
 import os
 import signal
 
-from cliutil import manager, tether  # noqa: F401
+from cliutil import manager, read_until, spawn_tether, stop_process, tether  # noqa: F401
 import helpers
 from shim import state
 
@@ -41,3 +41,35 @@ def test_manager_killed_while_one_runs_and_another_exits(tether, manager, make_b
     assert tether("wait", "long") == (137, "137\n", "")
     assert tether("delete", "long") == (0, "", "")
     assert tether("delete", "short") == (0, "", "")
+
+
+def read_json_lines(proc, count):
+    """Read COUNT JSON lines from a spawned CLI's stdout (with a deadline)."""
+    data = read_until(proc, lambda data: data.count(b"\n") >= count)
+    return [json.loads(line) for line in data.splitlines()[:count]]
+
+
+def test_events_after_resume_across_a_manager_kill(tether, manager, make_bundle):
+    since = state.format_time(state.now_ns())
+    assert tether("run", "-d", "c1", "--bundle", make_bundle(["sleep", "1000"]))[0] == 0
+    reader = spawn_tether(manager.root, "events", "--json", "--since", since)
+    try:
+        seen = read_json_lines(reader, 2)
+    finally:
+        stop_process(reader)
+    assert [(e["type"], e["id"]) for e in seen] == [("create", "c1"), ("start", "c1")]
+    pid = manager.state("c1")["pid"]
+    manager.kill()
+    os.kill(pid, signal.SIGKILL)  # the exit happens while nobody listens
+    helpers.wait_until(lambda: state.read_exit_status(state.process_dir(manager.root, "c1")),
+                       what="exitStatus of c1")
+    manager.start()
+    reader = spawn_tether(manager.root, "events", "--json", "--after", str(seen[-1]["seq"]))
+    try:
+        assert tether("delete", "c1") == (0, "", "")
+        resumed = read_json_lines(reader, 2)
+    finally:
+        stop_process(reader)
+    assert [(e["type"], e["id"], e.get("exit_code")) for e in resumed] == \
+        [("exit", "c1", 137), ("delete", "c1", None)]
+    assert resumed[0]["seq"] == seen[-1]["seq"] + 1
