@@ -48,6 +48,8 @@ def shim_argv(container_id, bundle, proc_dir, runtime, runtime_root, tty=False,
 def parse_result(line, returncode):
     """Return the start-up result dict; LaunchError for a failure or a missing line."""
     if not line.strip():
+        if returncode is None:  # forked by the zygote: there is no starter's status
+            raise LaunchError("start shim: it ended without a start-up result")
         raise LaunchError(f"start shim: exited with status {returncode} "
                           "without a start-up result")
     try:

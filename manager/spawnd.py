@@ -4,11 +4,11 @@ Requests are JSON lines on stdin, each run in a thread of its own:
 - {"id": N, "argv": [...], "timeout": S}: run a command; answer
   {"id": N, "status": S, "out": B64, "err": B64};
 - {"id": N, "shim": [options], "timeout": S}: start a shim with these options
-  (`tether-shim --sync-fd N --fork-detach` is added) through the standby shim
-  kept ready here, or directly; answer {"id": N, "status": S, "line": RESULT}
-  with the shim's start-up result line (docs/shim.md).
+  (`--sync-fd N --fork-detach` is added), forked by the zygote kept here, or
+  started directly; answer {"id": N, "status": S or null, "line": RESULT} with
+  the shim's start-up result line (docs/shim.md).
 Failures answer {"id": N, "error": "..."}. EOF on stdin (the manager stopped
-or died) ends the spawner, and with it the standby (EOF on its pipe);
+or died) ends the spawner, and with it the zygote (EOF on its socket);
 commands and shims already started go on (each in a session of its own).
 """
 
@@ -16,12 +16,14 @@ import base64
 import json
 import os
 import select
+import socket
 import subprocess
 import sys
 import threading
 import time
 
 PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TITLE_ROOM = 1024  # bytes of argument area for `tether-shim --id ...` (shim/proctitle.py)
 
 
 def shim_command(entry="main"):
@@ -48,82 +50,77 @@ def read_line(fd, timeout):
     return data.split(b"\n", 1)[0].decode(errors="replace")
 
 
-class Standby:
-    """A shim interpreter started ahead of need (imports done); it waits for its argv."""
+class Zygote:
+    """The shim process every shim is forked from (shim.__main__.zygote)."""
 
     def __init__(self):
-        self.read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        ours, theirs = socket.socketpair(socket.AF_UNIX,
+                                         socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
         try:
             self.process = subprocess.Popen(
-                shim_command("standby"), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL, pass_fds=(write_fd,), start_new_session=True)
+                # The blank argument is room for the titles of the forked shims.
+                [*shim_command("zygote"), str(theirs.fileno()), " " * TITLE_ROOM],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),), start_new_session=True)
         except OSError:
-            os.close(self.read_fd)
+            ours.close()
             raise
         finally:
+            theirs.close()
+        self.sock = ours
+        self.lock = threading.Lock()
+
+    def alive(self):
+        """Return True while the zygote runs."""
+        return self.process.poll() is None
+
+    def start_shim(self, options):
+        """Ask for a shim; return the read end of its sync pipe, or None if we are gone."""
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        try:
+            with self.lock:
+                socket.send_fds(self.sock, [json.dumps(options).encode()], [write_fd])
+        except OSError:
+            os.close(read_fd)
+            return None
+        finally:
             os.close(write_fd)
-        self.write_fd = write_fd  # the number the standby knows its sync fd by
+        return read_fd
 
-    def hand_over(self, options):
-        """Give the standby its argv; return False if it died before it could take it."""
-        line = json.dumps([*options, "--sync-fd", str(self.write_fd), "--fork-detach"])
-        try:
-            self.process.stdin.write(line.encode() + b"\n")
-            self.process.stdin.close()
-        except BrokenPipeError:
-            self.discard()
-            return False
-        return True
-
-    def discard(self):
-        """Let an unused standby go (EOF on its stdin) and reap it."""
-        os.close(self.read_fd)
-        try:
-            self.process.stdin.close()
-        except BrokenPipeError:
-            pass
+    def close(self):
+        """End the zygote (EOF on its socket) and reap it."""
+        self.sock.close()
         self.process.wait()
 
 
-class Standbys:
-    """Keep one standby shim ready; hand it out, start the next after."""
+class Zygotes:
+    """Keep one zygote; start a new one when it is gone."""
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.ready = None
+        self.current = None
 
-    def take(self):
-        """Return the ready standby, or None if there is none (refill() makes the next)."""
+    def get(self):
+        """Return a live zygote, starting one if needed; None if none can be started."""
         with self.lock:
-            standby, self.ready = self.ready, None
-        if standby is not None and standby.process.poll() is not None:
-            standby.discard()
-            standby = None
-        return standby
-
-    def refill(self):
-        """Start a standby unless one is ready."""
-        with self.lock:
-            if self.ready is not None:
-                return
-        try:
-            fresh = Standby()
-        except OSError:
-            return  # shims start directly until a standby can be made
-        with self.lock:
-            if self.ready is None:
-                self.ready, fresh = fresh, None
-        if fresh is not None:
-            fresh.discard()
+            if self.current is not None and not self.current.alive():
+                self.current.close()
+                self.current = None
+            if self.current is None:
+                try:
+                    self.current = Zygote()
+                except OSError:
+                    return None
+            return self.current
 
 
-def start_shim(request, standbys):
-    """Start a shim (through a standby when one is ready); return the answer fields."""
+def start_shim(request, zygotes):
+    """Start a shim (forked by the zygote, else directly); return the answer fields."""
     options, timeout = request["shim"], request.get("timeout") or 120.0
-    standby = standbys.take()
-    if standby is not None and standby.hand_over(options):
-        process, read_fd = standby.process, standby.read_fd
-    else:
+    zygote, process = zygotes.get(), None
+    read_fd = zygote.start_shim(options) if zygote is not None else None
+    if read_fd is None:
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         try:
             process = subprocess.Popen(
@@ -140,12 +137,12 @@ def start_shim(request, standbys):
     finally:
         os.close(read_fd)
     if line is None:
-        process.kill()
-        process.wait()
+        if process is not None:
+            process.kill()
+            process.wait()
         return {"error": f"start shim: no start-up result within {timeout}s"}
-    process.wait()  # the starter exits once the shim has forked away
-    threading.Thread(target=standbys.refill, daemon=True).start()
-    return {"status": process.returncode, "line": line}
+    status = process.wait() if process is not None else None  # the starter exits at once
+    return {"status": status, "line": line}
 
 
 def run_command(request):
@@ -160,12 +157,12 @@ def run_command(request):
             "err": base64.b64encode(done.stderr).decode()}
 
 
-def run_one(request, answer, standbys):
+def run_one(request, answer, zygotes):
     """Run one request to its end and answer it."""
     reply = {"id": request.get("id")}
     try:
         if "shim" in request:
-            reply.update(start_shim(request, standbys))
+            reply.update(start_shim(request, zygotes))
         else:
             reply.update(run_command(request))
     except (OSError, KeyError, TypeError, ValueError) as err:
@@ -177,8 +174,8 @@ def serve():
     """Answer requests until stdin closes."""
     lock = threading.Lock()
     out = sys.stdout.buffer
-    standbys = Standbys()
-    threading.Thread(target=standbys.refill, daemon=True).start()
+    zygotes = Zygotes()
+    threading.Thread(target=zygotes.get, daemon=True).start()  # ready before the first create
 
     def answer(reply):
         line = json.dumps(reply).encode() + b"\n"
@@ -192,6 +189,6 @@ def serve():
         except ValueError:
             continue
         if isinstance(request, dict):
-            threading.Thread(target=run_one, args=(request, answer, standbys),
+            threading.Thread(target=run_one, args=(request, answer, zygotes),
                              daemon=True).start()
     return 0

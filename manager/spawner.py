@@ -4,7 +4,7 @@ CPython keeps the GIL while vfork() waits for the child's exec; on a busy
 machine that wait was ~10 ms per runc call and ~20 ms per shim, and the
 manager served nothing meanwhile (cProfile of 50 parallel lifecycles: 1.5 s
 of a 4 s storm in _posixsubprocess.fork_exec). The helper (manager/spawnd.py,
-`python -I -S`, stdlib only) forks for us, keeps a standby shim ready, and
+`python -I -S`, stdlib only) forks for us, keeps a zygote shim to fork shims from, and
 answers each request as one JSON line. If it is gone, commands and shims
 start directly, and a new helper is started for the next.
 """

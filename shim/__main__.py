@@ -33,29 +33,57 @@ def main(argv=None):
     return detach.run_detached(cfg, lambda result_fd: enter_shim(cfg, process, result_fd))
 
 
-def standby():
-    """Wait, imported, for a shim's argv (one JSON line on stdin); then run as that shim."""
-    # The manager keeps one standby ahead of need: a create then skips the
-    # interpreter's start-up and these imports (~35 ms of each create).
-    from shim import cjson, detach, oom, service, shimlog, spawn  # noqa: F401
-    service.load_libc()  # ctypes, for the subreaper flag of the forked shim
-    line = b""
-    while not line.endswith(b"\n"):
-        chunk = os.read(0, 65536)
-        if not chunk:
-            return 0  # the manager closed the pipe: it stops, or it died
-        line += chunk
-    try:
-        argv = cjson.loads(line.decode())
-    except (UnicodeDecodeError, ValueError):
-        argv = None
-    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-        sys.stderr.write(f"tether-shim: standby: malformed argv line {line[:200]!r}\n")
-        return result.EXIT_FAILED
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)  # the container and the shim never read the manager's pipe
-    os.close(devnull)
-    return main(argv)
+def zygote():
+    """Fork a shim for each request on the socket whose fd is argv[1]; return 0 at EOF.
+
+    A request is one SEQPACKET message: the shim's options as a JSON list, with
+    the write end of its sync pipe attached (SCM_RIGHTS). The manager's spawner
+    keeps one zygote: a create skips the interpreter's start-up and imports
+    (~35 ms), and every shim is a fork of this process, so the pages none of
+    them writes (most of the interpreter, the modules, their code) stay shared.
+    """
+    import gc
+    import socket
+    from shim import cjson, detach, oom, proctitle, service, shimlog, spawn  # noqa: F401
+    libc = service.load_libc()  # ctypes, for the subreaper flag and the title of each shim
+    sock = socket.socket(fileno=int(sys.argv[1]))
+    proctitle.set_title(libc, ["tether-shim", "--zygote"])
+    gc.collect()
+    gc.freeze()  # each shim's collector then leaves these objects' pages alone
+    while True:
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 1)
+        except OSError:
+            return 0
+        if not data:
+            return 0  # the spawner is gone: so are we (the shims go on)
+        try:
+            options = cjson.loads(data.decode())
+        except (UnicodeDecodeError, ValueError):
+            options = None
+        if len(fds) != 1 or not isinstance(options, list) or \
+                not all(isinstance(o, str) for o in options):
+            for fd in fds:
+                os.close(fd)
+            continue  # the spawner sees EOF on the sync pipe: no result
+        fork_shim(options, fds[0], sock, libc)
+
+
+def fork_shim(options, sync_fd, sock, libc):
+    """Fork: the child runs the shim of OPTIONS (it detaches with one more fork)."""
+    pid = os.fork()
+    if pid == 0:
+        code = result.EXIT_FAILED
+        try:
+            sock.close()
+            os.setsid()
+            from shim import proctitle  # imported by the zygote: no cost here
+            proctitle.set_title(libc, ["tether-shim", *options])
+            code = main([*options, "--sync-fd", str(sync_fd), "--fork-detach"])
+        finally:
+            os._exit(code)
+    os.close(sync_fd)
+    os.waitpid(pid, 0)  # it exits as soon as the shim has forked away
 
 
 def enter_shim(cfg, process, result_fd):

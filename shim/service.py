@@ -22,7 +22,7 @@ def set_winsize(fd, cols, rows):
     console.set_winsize(fd, cols, rows)
 
 
-_LIBC = []  # libc through ctypes, loaded once: a standby shim loads it ahead of need
+_LIBC = []  # libc through ctypes, loaded once: the zygote shim loads it ahead of need
 
 
 def load_libc():
