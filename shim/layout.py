@@ -63,6 +63,8 @@ class ProcessDir:
     def write_container_json(self):
         """Write ../container.json for a hand-started init process if there is none."""
         path = os.path.join(os.path.dirname(self.path), state.CONTAINER_JSON)
+        if os.path.lexists(path):  # the manager's: spare the temp file and its fsync
+            return
         obj = {"id": self.cfg.id, "bundle": self.cfg.bundle, "runtime": self.cfg.runtime,
                "labels": {}, "created_at": state.format_time(state.now_ns())}
         if state.create_once(path, state.dump_json(obj)):
