@@ -120,8 +120,11 @@ def test_metrics_count_containers_exits_and_requests(tether, manager, make_bundl
     assert values['tether_events_total{type="create"}'] == 2
     assert values['tether_api_requests_total{method="GET",route="/v1/containers/{id}",'
                   'code="404"}'] == 1
+    # run -d is a create (201); the attached run an upgraded create (101).
     assert values['tether_api_requests_total{method="POST",route="/v1/containers",'
-                  'code="201"}'] == 2
+                  'code="201"}'] == 1
+    assert values['tether_api_requests_total{method="POST",route="/v1/containers",'
+                  'code="101"}'] == 1
     count = values['tether_api_request_duration_seconds_count{method="POST",'
                    'route="/v1/containers"}']
     assert values['tether_api_request_duration_seconds_bucket{method="POST",'
