@@ -24,16 +24,20 @@ def frame_records(stream, data, timestamp):
 
 def frame_chunk(stream, data, timestamp):
     """Return the CRI records of one chunk as a list of buffers (frame_records, joined)."""
-    # bytes.replace does the per-line work in C, and the buffers go to writev
-    # uncopied: the shim's throughput depends on both.
+    # One bytes.replace does the per-line work in C, and the buffers (views of
+    # its result, no copies) go to writev: the shim's CPU per byte depends on both.
     head = timestamp + b" " + stream
-    end = data.rfind(b"\n") + 1
-    parts = []
-    if end:
-        full_head = head + b" F "
-        parts += [full_head, data[:end - 1].replace(b"\n", b"\n" + full_head), b"\n"]
-    if end < len(data):
-        parts += [head, b" P ", data[end:] if end else data, b"\n"]
+    full_head = head + b" F "
+    framed = data.replace(b"\n", b"\n" + full_head)
+    # FRAMED is DATA with full_head after each newline; the last one heads the tail.
+    # (replace returns DATA itself when it has no newline: spare a second scan.)
+    tail = 0 if framed is data else framed.rfind(b"\n") + 1
+    if not tail:  # no newline: one partial record
+        return [head + b" P ", data, b"\n"] if data else []
+    view = memoryview(framed)
+    parts = [full_head, view[:tail]]
+    if tail + len(full_head) < len(framed):
+        parts += [head + b" P ", view[tail + len(full_head):], b"\n"]
     return parts
 
 
@@ -90,11 +94,26 @@ class LogWriter:
         parts = frame_chunk(stream, data, stamp)
         if self.max_size is None or self.size + sum(map(len, parts)) <= self.max_size:
             self._append(parts)
-            return
-        for record in frame_records(stream, data, stamp):
-            if self.size and self.size + len(record) > self.max_size:
-                self.rotate()
-            self._append([record])
+        else:
+            self._append_rotating(b"".join(parts))
+
+    def _append_rotating(self, framed):
+        """Append the records FRAMED, rotating before one would pass max_size."""
+        # Every newline in framed output ends a record (a line's own newline ends
+        # it), so the last one in the room left is where to cut.
+        start = 0
+        while start < len(framed):
+            room = max(self.max_size - self.size, 0)
+            if len(framed) - start <= room:
+                end = len(framed)
+            else:
+                end = framed.rfind(b"\n", start, start + room) + 1
+            if end <= start:  # not one whole record fits: rotate, then write the next
+                if self.size:
+                    self.rotate()
+                end = framed.index(b"\n", start) + 1  # over max_size: in a file of its own
+            self._append([memoryview(framed)[start:end]])
+            start = end
 
     def _timestamp(self, ns):
         """Return format_time(NS) as bytes; strftime runs once per second, not per chunk."""

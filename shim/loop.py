@@ -15,11 +15,12 @@ _WRITE_READY = select.EPOLLOUT | select.EPOLLHUP | select.EPOLLERR
 
 
 class Loop:
-    """Dispatch fd readiness to callbacks; a failing callback is logged and dropped."""
+    """Dispatch fd readiness and timers to callbacks; a failing callback is logged and dropped."""
 
     def __init__(self, log):
         self._epoll = select.epoll()
         self._callbacks = {}  # fd -> [reader, writer]
+        self._timers = []  # [(monotonic deadline, callback)]: a few at most, one per pump
         self._log = log
 
     def _update(self, fd, index, callback):
@@ -63,6 +64,10 @@ class Loop:
             except (OSError, ValueError):
                 pass
 
+    def call_later(self, delay, callback):
+        """Call CALLBACK() once, DELAY seconds from now."""
+        self._timers.append((time.monotonic() + delay, callback))
+
     def _call(self, callback, fd):
         """Run one callback; log and unregister its fd if it fails."""
         try:
@@ -75,10 +80,14 @@ class Loop:
 
     def run_once(self, timeout=None):
         """Wait up to TIMEOUT seconds (None: forever) and dispatch what is ready."""
+        if self._timers:
+            now = time.monotonic()
+            first = min(deadline for deadline, _callback in self._timers) - now
+            timeout = first if timeout is None else min(timeout, first)
         try:
             events = self._epoll.poll(-1 if timeout is None else max(timeout, 0))
         except InterruptedError:
-            return
+            events = ()
         for fd, mask in events:
             callbacks = self._callbacks.get(fd)
             if callbacks is None:
@@ -89,6 +98,17 @@ class Loop:
                 self._call(reader, fd)
             if mask & _WRITE_READY and writer and self._still_watched(fd, 1, writer):
                 self._call(writer, fd)
+        if self._timers:
+            self._run_timers()
+
+    def _run_timers(self):
+        """Call the timers that are due; those they add wait for the next round."""
+        now = time.monotonic()
+        due = [timer for timer in self._timers if timer[0] <= now]
+        if due:
+            self._timers = [timer for timer in self._timers if timer[0] > now]
+            for _deadline, callback in due:
+                self._call(callback, None)
 
     def _still_watched(self, fd, index, callback):
         callbacks = self._callbacks.get(fd)

@@ -1,6 +1,7 @@
 """The selectors loop: readers, writers, timers, a failing callback."""
 
 import os
+import time
 
 import pytest
 
@@ -47,4 +48,48 @@ def test_reader_and_writer_on_one_fd(pipe):
     ev.remove_writer(write_fd)
     ev.remove_reader(write_fd)
     assert not ev.run_until(lambda: len(calls) > 1, timeout=0.05)
+    ev.close()
+
+
+def test_call_later_runs_once_after_its_delay():
+    ev = loop.Loop(lambda *a, **k: None)
+    calls = []
+    t0 = time.monotonic()
+    ev.call_later(0.02, lambda: calls.append(time.monotonic()))
+    assert ev.run_until(lambda: calls, timeout=5)  # no fd at all: the timer bounds the wait
+    assert calls[0] - t0 >= 0.02
+    assert not ev.run_until(lambda: len(calls) > 1, timeout=0.05)  # once only
+    ev.close()
+
+
+def test_timers_added_by_a_timer_wait_for_their_own_delay():
+    ev = loop.Loop(lambda *a, **k: None)
+    calls = []
+
+    def again():
+        calls.append("t")
+        if len(calls) < 3:
+            ev.call_later(0, again)
+
+    ev.call_later(0, again)
+    ev.run_once(1)
+    assert calls == ["t"]  # the one it added runs in the next round, not this one
+    assert ev.run_until(lambda: len(calls) == 3, timeout=5)
+    ev.close()
+
+
+def test_a_failing_timer_is_logged_and_the_loop_goes_on(pipe):
+    messages = []
+    ev = loop.Loop(lambda level, msg, **f: messages.append((level, msg)))
+
+    def broken():
+        raise RuntimeError("timer boom")
+
+    ev.call_later(0, broken)
+    read_fd, write_fd = pipe
+    got = []
+    ev.add_reader(read_fd, lambda: got.append(os.read(read_fd, 10)))
+    os.write(write_fd, b"x")
+    assert ev.run_until(lambda: got and messages, timeout=5)
+    assert "timer boom" in messages[0][1]
     ev.close()
