@@ -133,8 +133,12 @@ class Shim:
     # -- stdio -----------------------------------------------------------
 
     def _add_output(self, stream, fd, fifo_name):
+        # Read only once the process is created and recorded (create()): with
+        # `runc run -d` the container writes at once, and on a nearly full disk
+        # its output must not take the blocks the pid and starttime files need.
         fifo = stdio.FifoWriter(self.loop, self.fifos[fifo_name], self.log)
-        self.pumps.append(stdio.OutputPump(self.loop, stream, fd, self.output_log, fifo))
+        self.pumps.append(stdio.OutputPump(self.loop, stream, fd, self.output_log, fifo,
+                                           start=False))
 
     def make_pipes(self):
         """Create the container's stdio pipes; return the fds the container side gets."""
@@ -203,6 +207,8 @@ class Shim:
         starttime = state.proc_starttime(self.pid)
         if starttime is not None:
             self.files.write_file(state.STARTTIME, b"%d\n" % starttime)
+        for pump in self.pumps:
+            pump.begin()
         self.reaper.watch(self.pid, self.on_exit)
         if self.cfg.runtime != "native" and self.exit is None:
             from shim import oom

@@ -147,6 +147,9 @@ def test_full_disk_drops_output_but_never_blocks_or_corrupts(root, make_bundle, 
             ["sh", "-c", "head -c 3000000 /dev/zero | tr '\\000' z; echo; read x; echo after"]),
             "--state-dir", proc_dir, "--runtime-root", os.path.join(root, "runc"),
             "--start", "--stdin"]
+        # --start: `runc run -d`, the container writes at once; the shim reads its
+        # output only once pid and starttime are written, so the full disk meets
+        # the output, never the shim's start-up.
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
         assert proc.returncode == 0, proc.stderr
         started = shimutil.Started(proc, proc_dir)
@@ -191,3 +194,33 @@ def test_bad_control_lines_are_logged_not_fatal(root, make_bundle):
     assert shimutil.shim_logged(started, "control line b'garbage' refused")
     assert shimutil.shim_logged(started, "resize: the process has no terminal")
     assert shimutil.shim_logged(started, "control command 'start' not supported here")
+
+
+def test_streamed_output_is_logged_and_sent_while_the_container_still_runs(root, make_bundle):
+    # Paced reads (the shim waits between reads of streaming output) must never
+    # hold output back: the burst and the line after it arrive before any exit.
+    script = "head -c 3000000 /dev/zero | tr '\\000' y; echo; echo burst-done; read x"
+    started = shimutil.start_shim(root, make_bundle(["sh", "-c", script]), "c", "--stdin")
+    fd = shimutil.open_fifo_reader(started.path("stdout"))
+    try:
+        shimutil.runc(root, "start", "c")
+        got = bytearray()
+
+        def reader_has_all():
+            try:
+                got.extend(os.read(fd, 1 << 20))
+            except BlockingIOError:
+                pass
+            return got.endswith(b"burst-done\n")
+
+        helpers.wait_until(reader_has_all, 30, what="the burst through the stdout FIFO")
+        helpers.wait_until(lambda: shimutil.log_contains(started, b"\nburst-done\n"), 30,
+                           what="the burst in output.log")
+        assert shimutil.runc_status(root, "c") == "running"
+        assert bytes(got) == b"y" * 3_000_000 + b"\nburst-done\n"
+    finally:
+        os.close(fd)
+    shimutil.write_stdin(started, b"\n")
+    assert shimutil.finish(started)["exit_code"] == 0
+    assert helpers.log_bytes(shimutil.output_log(started), "stdout") == \
+        b"y" * 3_000_000 + b"\nburst-done\n"
