@@ -39,7 +39,8 @@ def write_times(proc_dir, started_at=None, **times):
     except state.StateError:
         current = {}
     current.update(times)
-    state.write_json(path, current, 0o600)
+    # Not durable (no fsync): after a power loss the process is gone anyway.
+    state.write_json(path, current, 0o600, durable=False)
 
 
 def cgroup_path(root, container_id):

@@ -55,7 +55,7 @@ class ProcessDir:
         """Write shim.pid with create-once semantics: one shim per process directory."""
         pid = os.getpid()
         data = state.dump_json({"pid": pid, "starttime": state.proc_starttime(pid)})
-        if not state.create_once(self.join(state.SHIM_PID), data):
+        if not state.create_once(self.join(state.SHIM_PID), data, durable=False):
             raise StartError(f"write {self.join(state.SHIM_PID)}: another shim owns "
                              f"process directory {self.path}")
         self.created.append(self.join(state.SHIM_PID))
@@ -80,8 +80,8 @@ class ProcessDir:
         self.write_file(state.PROCESS_JSON, state.dump_json(obj))
 
     def write_file(self, name, data):
-        """Write NAME atomically and remember it."""
-        state.atomic_write(self.join(name), data)
+        """Write NAME atomically (not durably: a live process's facts) and remember it."""
+        state.atomic_write(self.join(name), data, durable=False)
         self.remember(self.join(name))
 
     def make_fifo(self, name):

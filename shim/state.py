@@ -128,7 +128,7 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def _write_temp(path, data, mode):
+def _write_temp(path, data, mode, durable=True):
     directory, name = os.path.split(path)
     tmp_path = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -137,7 +137,8 @@ def _write_temp(path, data, mode):
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     except BaseException:
         os.close(fd)
         os.unlink(tmp_path)
@@ -146,31 +147,41 @@ def _write_temp(path, data, mode):
     return tmp_path
 
 
-def atomic_write(path, data, mode=0o644):
-    """Write DATA (bytes) to PATH atomically: hidden temp file, fsync, rename, fsync dir."""
-    tmp_path = _write_temp(path, data, mode)
+def atomic_write(path, data, mode=0o644, durable=True):
+    """Write DATA (bytes) to PATH atomically: hidden temp file, fsync, rename, fsync dir.
+
+    DURABLE=False skips the fsyncs: still whole or absent for any reader after
+    any process crash, but not promised across a power loss. For the facts of
+    a live process (its pid, start time, spec): after a power loss the process
+    is gone and a lost or empty file reads as a broken directory (`unknown`),
+    which is what it is then. What must outlive the machine (exitStatus,
+    container.json) stays durable.
+    """
+    tmp_path = _write_temp(path, data, mode, durable)
     try:
         os.rename(tmp_path, path)
     except BaseException:
         os.unlink(tmp_path)
         raise
-    fsync_dir(os.path.dirname(path) or ".")
+    if durable:
+        fsync_dir(os.path.dirname(path) or ".")
 
 
-def create_once(path, data, mode=0o644):
+def create_once(path, data, mode=0o644, durable=True):
     """Write DATA to PATH atomically unless PATH exists; return False if it did.
 
     The final name is made with link(2), which fails if it exists, so a file
     written this way is never replaced (the exit status is the commit point).
     """
-    tmp_path = _write_temp(path, data, mode)
+    tmp_path = _write_temp(path, data, mode, durable)
     try:
         os.link(tmp_path, path)
     except FileExistsError:
         return False
     finally:
         os.unlink(tmp_path)
-    fsync_dir(os.path.dirname(path) or ".")
+    if durable:
+        fsync_dir(os.path.dirname(path) or ".")
     return True
 
 
@@ -208,9 +219,9 @@ def dump_json(obj):
     return cjson.dumps(obj).encode() + b"\n"
 
 
-def write_json(path, obj, mode=0o644):
+def write_json(path, obj, mode=0o644, durable=True):
     """Write OBJ as JSON to PATH atomically."""
-    atomic_write(path, dump_json(obj), mode)
+    atomic_write(path, dump_json(obj), mode, durable)
 
 
 def read_json(path):
