@@ -111,6 +111,10 @@ def run_sections(ws, results, sections, p):
             "exitevent": lambda: exitevent.run(ws, results, p["runs"]),
             "scale": lambda: scale.run(ws, results, p["scale_steps"], p["restarts"])}
     for name in sections:
+        # The throughput section leaves GiBs of dirty log pages: their writeback
+        # throttled the writes of the next section (exit -> event medians from
+        # 1.9 to 5 ms). Every section starts on a settled disk.
+        subprocess.run(["sync"], check=False)
         t0 = time.monotonic()
         print(f"bench: {name} ...", file=sys.stderr, flush=True)
         jobs[name]()
