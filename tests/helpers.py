@@ -91,3 +91,16 @@ def log_bytes(path, stream):
         if s == stream:
             out += text + (b"\n" if tag == "F" else b"")
     return bytes(out)
+
+
+class Messages(list):
+    """A shim log stand-in that keeps (level, msg, fields) of every call."""
+
+    def __call__(self, level, msg, **fields):
+        self.append((level, msg, fields))
+
+
+def read_bytes(path):
+    """Return the contents of PATH."""
+    with open(path, "rb") as f:
+        return f.read()

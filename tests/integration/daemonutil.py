@@ -148,19 +148,28 @@ def raw_request(socket_path, data, timeout=10):
     return b"".join(chunks)
 
 
-def open_attach(socket_path, cid, query="logs=1", timeout=30):
-    """Open an attach stream; return the socket after the 101 answer."""
+def send_upgrade(socket_path, request_line, body=b"", timeout=30):
+    """Send an attach-upgrade request; return (socket, the answer's head)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     sock.connect(socket_path)
-    sock.sendall(f"GET /v1/containers/{cid}/attach?{query} HTTP/1.1\r\nHost: tether\r\n"
-                 "Connection: Upgrade\r\nUpgrade: tether-attach\r\n\r\n".encode())
+    length = b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body) \
+        if body else b""
+    sock.sendall(request_line.encode() + b" HTTP/1.1\r\nHost: tether\r\nConnection: Upgrade"
+                 b"\r\nUpgrade: tether-attach\r\n" + length + b"\r\n" + body)
     head = b""
     while b"\r\n\r\n" not in head:
         chunk = sock.recv(1)
         if not chunk:
             break
         head += chunk
+    return sock, head
+
+
+def open_attach(socket_path, cid, query="logs=1", timeout=30):
+    """Open an attach stream; return the socket after the 101 answer."""
+    sock, head = send_upgrade(socket_path, f"GET /v1/containers/{cid}/attach?{query}",
+                              timeout=timeout)
     if not head.startswith(b"HTTP/1.1 101 "):
         sock.close()
         raise AssertionError(f"attach {cid}: {head!r}")

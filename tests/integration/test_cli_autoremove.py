@@ -3,7 +3,6 @@
 import json
 import os
 import signal
-import socket
 
 from cliutil import manager, tether  # noqa: F401
 import daemonutil
@@ -80,20 +79,8 @@ def test_a_rm_container_that_exits_while_the_manager_is_down_is_removed_after(
 
 def open_run(socket_path, body):
     """POST a create body with the attach upgrade (`run` in one request); return the socket."""
-    data = json.dumps(body).encode()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(30)
-    sock.connect(socket_path)
-    sock.sendall(b"POST /v1/containers HTTP/1.1\r\nHost: tether\r\nConnection: Upgrade\r\n"
-                 b"Upgrade: tether-attach\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
-    head = b""
-    while b"\r\n\r\n" not in head:
-        chunk = sock.recv(1)
-        if not chunk:
-            break
-        head += chunk
-    return sock, head
+    return daemonutil.send_upgrade(socket_path, "POST /v1/containers",
+                                   json.dumps(body).encode())
 
 
 def test_run_in_one_request_streams_everything_then_removes(manager, rootfs):

@@ -4,6 +4,7 @@ import os
 
 import pytest
 
+import helpers
 from shim import crilog
 
 TS = b"2026-11-23T00:33:29.123456789Z"
@@ -45,14 +46,8 @@ def test_writer_continues_the_numbering_of_existing_rotations(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["output.log", "output.log.4", "output.log.5"]
 
 
-class Messages(list):
-    def __call__(self, level, msg, **fields):
-        self.append((level, msg, fields))
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+Messages = helpers.Messages
+read = helpers.read_bytes
 
 
 def test_writer_appends_records(tmp_path):

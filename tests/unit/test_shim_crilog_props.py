@@ -9,6 +9,7 @@ import os
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import helpers
 from shim import crilog
 
 SETTINGS = settings(max_examples=200, deadline=None, database=None,
@@ -48,14 +49,8 @@ def reference_files(chunks, max_size):
     return files
 
 
-class Messages(list):
-    def __call__(self, level, msg, **fields):
-        self.append((level, msg, fields))
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
+Messages = helpers.Messages
+read = helpers.read_bytes
 
 
 @SETTINGS
