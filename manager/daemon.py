@@ -104,6 +104,7 @@ class Manager:
                                      self.tracker.on_overflow)
         self.stats = metrics.Metrics()
         self.spawner = spawner.Spawner()
+        self._spawner_start = None
         self.server = http.Server(api.Api(self.service, self.events, self.changes,
                                           self.stats).handle)
 
@@ -123,12 +124,17 @@ class Manager:
         await self.service.refresh_all(self.registry.sorted_containers())
         self.stats.reattached = len(list(self.registry.all_processes()))
         log.info("reattached %d containers", len(self.registry.containers))
-        try:
-            await self.spawner.start()
-            runtime.SPAWNER = self.spawner
-        except OSError as err:
-            log.warning("start the spawner (runtime commands run directly): %s", err.strerror)
+        runtime.SPAWNER = self.spawner
         await self._listen()
+        # Started once we serve: not in the way of a restart's reattach (the
+        # first runtime command would start it, too).
+        self._spawner_start = asyncio.ensure_future(self._start_spawner())
+
+    async def _start_spawner(self):
+        try:
+            await self.spawner.ensure_started()
+        except spawner.SpawnerGone as err:
+            log.warning("%s (runtime commands run directly)", err)
 
     async def _listen(self):
         gid = listen_socket_path(self.socket_path, self.socket_group)
@@ -148,6 +154,8 @@ class Manager:
         """Stop serving; containers and shims go on without us."""
         await self.server.close()
         runtime.SPAWNER = None
+        if self._spawner_start is not None:
+            await self._spawner_start
         await self.spawner.close()
         for proc in self.registry.all_processes():
             watch.unwatch_shim(proc)

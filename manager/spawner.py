@@ -86,19 +86,24 @@ class Spawner:
         reply = await self.request({"shim": list(options), "timeout": timeout})
         return reply["status"], reply["line"]
 
+    async def ensure_started(self):
+        """Start the helper unless it runs; SpawnerGone if it cannot be started."""
+        if self.alive():
+            return
+        if self.closed:
+            raise SpawnerGone("the spawner is stopped")
+        if self._starting is None:  # one start for all the callers that found it gone
+            self._starting = asyncio.ensure_future(self.start())
+        try:
+            await asyncio.shield(self._starting)
+        except OSError as err:
+            raise SpawnerGone(f"start the spawner: {err.strerror}") from err
+        finally:
+            self._starting = None
+
     async def request(self, request):
         """Send REQUEST (an id is added); return the answer, or raise SpawnerGone/OSError."""
-        if not self.alive():
-            if self.closed:
-                raise SpawnerGone("the spawner is stopped")
-            if self._starting is None:  # one restart for all the callers that found it gone
-                self._starting = asyncio.ensure_future(self.start())
-            try:
-                await asyncio.shield(self._starting)
-            except OSError as err:
-                raise SpawnerGone(f"start the spawner: {err.strerror}") from err
-            finally:
-                self._starting = None
+        await self.ensure_started()
         self.serial += 1
         waiter = asyncio.get_running_loop().create_future()
         self.pending[self.serial] = waiter
