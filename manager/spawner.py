@@ -23,7 +23,11 @@ ANSWER_LIMIT = 64 << 20  # `runc list` of thousands of containers is one line
 
 
 class SpawnerGone(Exception):
-    """The helper process is not there (any more): run the command directly."""
+    """The helper process is not there: the request was not sent; run it directly."""
+
+
+class SpawnerLost(OSError):
+    """The helper died after a request was sent: it may have run, so it is not retried."""
 
 
 def spawner_command():
@@ -68,7 +72,7 @@ class Spawner:
                 self.process = None
             for waiter in self.pending.values():
                 if not waiter.done():
-                    waiter.set_exception(SpawnerGone("the spawner exited"))
+                    waiter.set_exception(SpawnerLost("the spawner exited during the request"))
             self.pending.clear()
             await process.wait()
 

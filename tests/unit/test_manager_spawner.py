@@ -1,6 +1,8 @@
 """The spawner: commands run in a helper process, answered by id, with a fallback."""
 
 import asyncio
+import os
+import signal
 
 import pytest
 
@@ -54,3 +56,26 @@ def test_a_killed_helper_is_started_again_and_a_closed_one_refuses():
         with pytest.raises(spawner.SpawnerGone):
             await helper.run(["true"], 10)
     run(scenario)
+
+
+def test_a_request_in_flight_when_the_helper_dies_fails_and_is_not_run_again(tmp_path):
+    marker = tmp_path / "runs"
+
+    async def scenario():
+        helper = spawner.Spawner()
+        await helper.start()
+        script = f"echo $$ >> {marker}; exec sleep 30"
+        running = asyncio.ensure_future(helper.run(["sh", "-c", script], 60))
+        for _ in range(500):  # until the command has started in the helper
+            if marker.exists():
+                break
+            await asyncio.sleep(0.01)
+        helper.process.kill()
+        with pytest.raises(spawner.SpawnerLost):
+            await running
+        await helper.close()
+    run(scenario)
+    pids = marker.read_text().split()
+    for pid in pids:  # it outlived the helper (a session of its own)
+        os.kill(int(pid), signal.SIGKILL)
+    assert len(pids) == 1  # run once: not again directly after the loss
