@@ -142,15 +142,17 @@ class Api:
         # The container is held from before its start: an --rm container that
         # exits at once is removed only after this stream has sent everything.
         container = await self.service.create({**body, "start": True}, hold=True)
-        proc = container.init
+        return self._attach_stream(container.init, True)
 
+    def _attach_stream(self, proc, from_start):
+        """Answer the attach stream of PROC, whose container the caller holds."""
         async def run(reader, writer):
             """Serve the attach stream on the upgraded connection."""
             try:
-                await attach.serve_attach(self.changes, proc, True, reader, writer)
+                await attach.serve_attach(self.changes, proc, from_start, reader, writer)
             finally:
-                container.release()
-        return UpgradeResponse(ATTACH_PROTOCOL, run, container.release)
+                proc.container.release()
+        return UpgradeResponse(ATTACH_PROTOCOL, run, proc.container.release)
 
     async def get_container(self, request, id):
         """Answer one state object."""
@@ -219,11 +221,4 @@ class Api:
         from_start = bodies.parse_flag(query, "logs")
 
         proc.container.hold()  # no auto-removal before this stream has sent it all
-
-        async def run(reader, writer):
-            """Serve the attach stream on the upgraded connection."""
-            try:
-                await attach.serve_attach(self.changes, proc, from_start, reader, writer)
-            finally:
-                proc.container.release()
-        return UpgradeResponse(ATTACH_PROTOCOL, run, proc.container.release)
+        return self._attach_stream(proc, from_start)

@@ -12,8 +12,6 @@ import os
 
 import orjson
 
-from shim import state
-
 JOURNAL = "events.log"
 MAX_SIZE = 1 << 20  # then events.log becomes events.log.1 (the one before is dropped)
 TAIL = 64 << 10  # how much of the end is read to find the last seq
@@ -130,7 +128,3 @@ class Journal:
 class JournalError(Exception):
     """The journal could not be written."""
 
-
-def since_filter(since_ns):
-    """Return a predicate: the event's time is at or after SINCE_NS."""
-    return lambda event: state.parse_time(event["time"]) >= since_ns

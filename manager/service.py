@@ -1,6 +1,7 @@
 """Container operations: create, start, kill, pause, resume, delete, wait, resize."""
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -20,19 +21,18 @@ SHIM_EXIT_TIMEOUT = 10.0
 REMOVE_WAIT = 30.0
 
 
-async def offload(fn, *args):
-    """Run FN(*ARGS), a blocking state write (fsyncs), in a worker thread.
+async def offload(fn, *args, **kwargs):
+    """Run FN(*ARGS, **KWARGS), a blocking state write (fsyncs), in a worker thread.
 
     The fsyncs of one create took ~2 ms of the loop; 50 clients at once kept a
     `list` waiting for seconds. The GIL is released while the disk works.
     """
-    return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    call = functools.partial(fn, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(None, call)
 
 
-def write_times(proc_dir, started_at=None, **times):
+def write_times(proc_dir, **times):
     """Merge TIMES (RFC 3339 strings) into PROC_DIR/times.json, atomically."""
-    if started_at is not None:
-        times["started_at"] = started_at
     path = os.path.join(proc_dir, scan.TIMES_JSON)
     try:
         current = state.read_json(path)
@@ -229,7 +229,7 @@ class Service:
             proc.status = registry.RUNNING
         self.events.emit("start", proc.container.id, proc.exec_id, pid=proc.pid)
         try:
-            await offload(write_times, proc.dir, proc.started_at)
+            await offload(write_times, proc.dir, started_at=proc.started_at)
         except OSError as err:
             log.error("write start time in %s: %s", proc.dir, err.strerror)
         self.tracker.reconcile(proc)

@@ -108,15 +108,19 @@ class Spawner:
     async def request(self, request):
         """Send REQUEST (an id is added); return the answer, or raise SpawnerGone/OSError."""
         await self.ensure_started()
+        process = self.process
+        if process is None:  # it died as soon as it started
+            raise SpawnerGone("the spawner exited at its start")
         self.serial += 1
+        serial = self.serial  # others may take the next while we drain
         waiter = asyncio.get_running_loop().create_future()
-        self.pending[self.serial] = waiter
-        request = {"id": self.serial, **request}
+        self.pending[serial] = waiter
+        request = {"id": serial, **request}
         try:
-            self.process.stdin.write(json.dumps(request).encode() + b"\n")
-            await self.process.stdin.drain()
-        except (ConnectionError, AttributeError) as err:
-            self.pending.pop(self.serial, None)
+            process.stdin.write(json.dumps(request).encode() + b"\n")
+            await process.stdin.drain()
+        except ConnectionError as err:
+            self.pending.pop(serial, None)
             raise SpawnerGone(f"write to the spawner: {err}") from err
         reply = await waiter
         if "error" in reply:
