@@ -104,9 +104,9 @@ class ApiClient:
     def __init__(self, socket_path):
         if REPO not in sys.path:
             sys.path.insert(0, REPO)
-        from manager import client
-        self.errors = (client.ClientError,)
-        self.client = client.Client(socket_path, timeout=120)
+        from manager.client import methods
+        self.errors = (methods.ClientError,)
+        self.client = methods.Client(socket_path, timeout=120)
 
     def health_ok(self):
         """Return True if the manager answers /health."""

@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from manager.spec import default_spec  # noqa: E402
+from manager.core.spec import default_spec  # noqa: E402
 
 BUSYBOX = "/bin/busybox"
 

@@ -7,7 +7,8 @@ parse -> load the process spec -> detach (the invoker waits for the result)
 import os
 import sys
 
-from shim import config, result
+from shim import config
+from shim.contract import startup
 
 
 def main(argv=None):
@@ -20,9 +21,9 @@ def main(argv=None):
         sys.stdout.write(config.format_help())
         return 0
     except config.ConfigError as err:
-        failed = result.failure(err)
-        result.send_result([err.sync_fd, err.result_fd], failed, close=False)
-        return result.print_result(failed)
+        failed = startup.failure(err)
+        startup.send_result([err.sync_fd, err.result_fd], failed, close=False)
+        return startup.print_result(failed)
     if cfg.result_fd is not None:  # the lean interpreter of a detached shim
         return run_shim(cfg, process, [cfg.result_fd, cfg.sync_fd])
     if cfg.foreground:
@@ -44,8 +45,10 @@ def zygote():
     """
     import gc
     import socket
-    from shim import cjson, detach, oom, proctitle, service, shimlog, spawn  # noqa: F401
-    libc = service.load_libc()  # ctypes, for the subreaper flag and the title of each shim
+    from shim import detach, oom, proctitle, shimlog, spawn
+    from shim.contract import cjson
+    from shim import supervisor  # noqa: F401
+    libc = supervisor.load_libc()  # ctypes, for the subreaper flag and the title of each shim
     sock = socket.socket(fileno=int(sys.argv[1]))
     proctitle.set_title(libc, ["tether-shim", "--zygote"])
     gc.collect()
@@ -73,7 +76,7 @@ def fork_shim(options, sync_fd, sock, libc):
     """Fork: the child runs the shim of OPTIONS (it detaches with one more fork)."""
     pid = os.fork()
     if pid == 0:
-        code = result.EXIT_FAILED
+        code = startup.EXIT_FAILED
         try:
             sock.close()
             os.setsid()
@@ -88,13 +91,13 @@ def fork_shim(options, sync_fd, sock, libc):
 
 def enter_shim(cfg, process, result_fd):
     """Become the subreaper, then go on in a lean interpreter (or here if exec fails)."""
-    from shim import service
+    from shim import supervisor
     try:
-        service.become_subreaper()  # kept across execve; ctypes stays out of the lean shim
+        supervisor.become_subreaper()  # kept across execve; ctypes stays out of the lean shim
     except OSError as err:
-        failed = result.failure(f"start shim: {err.strerror}")
-        result.send_result([result_fd, cfg.sync_fd], failed)
-        return result.print_result(failed) if result_fd is None else failed["exit_code"]
+        failed = startup.failure(f"start shim: {err.strerror}")
+        startup.send_result([result_fd, cfg.sync_fd], failed)
+        return startup.print_result(failed) if result_fd is None else failed["exit_code"]
     if not sys.flags.no_site and sys.executable:
         exec_lean(config.to_argv(cfg), result_fd, cfg.sync_fd)
     return run_shim(cfg, process, [result_fd, cfg.sync_fd], foreground=cfg.foreground)
@@ -123,13 +126,14 @@ def exec_lean(argv, result_fd, sync_fd):
 
 def run_shim(cfg, process, result_fds, foreground=False):
     """Prepare, create, start and serve the process; report the start-up to RESULT_FDS."""
-    from shim import service, shimlog
+    from shim import shimlog
+    from shim import supervisor
     from shim.spawn import StartError
     for fd in result_fds:
         if fd is not None:
             os.set_inheritable(fd, False)  # never into the runtime or the container
     log = shimlog.ShimLog(to_stderr=foreground)
-    shim = service.Shim(cfg, process, log)
+    shim = supervisor.Shim(cfg, process, log)
     try:
         shim.prepare()
         shim.create()
@@ -138,12 +142,12 @@ def run_shim(cfg, process, result_fds, foreground=False):
     except StartError as err:
         return fail_start(shim, log, err, err.exit_code, result_fds, foreground)
     except Exception as err:  # any other failure must still reach the starter
-        return fail_start(shim, log, f"start {cfg.id}: {err}", result.EXIT_FAILED, result_fds,
+        return fail_start(shim, log, f"start {cfg.id}: {err}", startup.EXIT_FAILED, result_fds,
                           foreground, trace=True)
-    started = result.success(os.getpid(), shim.pid)
-    result.send_result(result_fds, started)
+    started = startup.success(os.getpid(), shim.pid)
+    startup.send_result(result_fds, started)
     if foreground:
-        result.print_result(started)
+        startup.print_result(started)
     log("info", "start-up reported", **started)
     try:
         code = shim.serve()
@@ -165,11 +169,11 @@ def fail_start(shim, log, message, exit_code, result_fds, foreground, trace=Fals
     try:
         shim.abort()
     finally:
-        failed = result.failure(message, exit_code)
+        failed = startup.failure(message, exit_code)
         # Left open until we exit: EOF then tells the starter the failed shim is gone.
-        result.send_result(result_fds, failed, close=False)
+        startup.send_result(result_fds, failed, close=False)
         if foreground:
-            result.print_result(failed)
+            startup.print_result(failed)
         log.close()
     return exit_code
 

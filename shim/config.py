@@ -6,7 +6,7 @@ argparse (with gettext) costs ~0.4 MB per process (../shared/FACTS.md).
 
 import os
 
-from shim import cjson, state
+from shim.contract import cjson, layout
 
 USAGE = "usage: tether-shim --id ID --bundle DIR --state-dir DIR [options]"
 
@@ -147,7 +147,7 @@ def check_config(cfg):
         if not getattr(cfg, attr):
             raise ConfigError(f"missing {flag} (see --help)")
     try:
-        state.validate_id(cfg.id)
+        layout.validate_id(cfg.id)
     except ValueError as err:
         raise ConfigError(str(err)) from None
     if cfg.exec and not cfg.process:

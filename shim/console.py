@@ -7,7 +7,7 @@ runtime reaches it through /proc/self/fd (see spawn.CONSOLE_SOCKET_ARG).
 
 import os
 
-from shim import state
+from shim.contract import layout
 
 # From <asm-generic/ioctls.h>; avoids importing termios in the long-lived shim.
 TIOCSWINSZ = 0x5414
@@ -21,15 +21,15 @@ class ConsoleSocket:
         import socket  # here, not at the top: native.py needs only the constants
         self._socket = socket
         self.loop = loop
-        self.path = os.path.join(proc_dir, state.CONSOLE_SOCKET)
+        self.path = os.path.join(proc_dir, layout.CONSOLE_SOCKET)
         self.main_fd = None
         self.error = None
         self._log = log
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         # Bound by a relative name (our cwd is the process directory): sun_path
         # is limited to 108 bytes.
-        self.sock.bind(state.CONSOLE_SOCKET)
-        os.chmod(state.CONSOLE_SOCKET, 0o600)
+        self.sock.bind(layout.CONSOLE_SOCKET)
+        os.chmod(layout.CONSOLE_SOCKET, 0o600)
         self.sock.listen(1)
         self.sock.setblocking(False)
         loop.add_reader(self.sock.fileno(), self.accept_console)

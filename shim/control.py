@@ -2,7 +2,8 @@
 
 import os
 
-from shim import cjson, stdio
+from shim import stdio
+from shim.contract import cjson
 
 MAX_LINE = 1 << 16
 

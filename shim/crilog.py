@@ -9,7 +9,7 @@ the file.
 
 import os
 
-from shim import state
+from shim.contract import layout
 
 
 def frame_records(stream, data, timestamp):
@@ -90,7 +90,7 @@ class LogWriter:
 
     def write_chunk(self, stream, data, now_ns=None):
         """Frame DATA (output of STREAM, b"stdout" or b"stderr") and append it."""
-        stamp = self._timestamp(state.now_ns() if now_ns is None else now_ns)
+        stamp = self._timestamp(layout.now_ns() if now_ns is None else now_ns)
         parts = frame_chunk(stream, data, stamp)
         if self.max_size is None or self.size + sum(map(len, parts)) <= self.max_size:
             self._append(parts)
@@ -121,7 +121,7 @@ class LogWriter:
         if secs != self._stamp_secs:
             # "YYYY-MM-DDTHH:MM:SS" of format_time, without ".NNNNNNNNNZ" (11 bytes).
             self._stamp_secs = secs
-            self._stamp_head = state.format_time(secs * 1_000_000_000)[:-11].encode()
+            self._stamp_head = layout.format_time(secs * 1_000_000_000)[:-11].encode()
         return self._stamp_head + b".%09dZ" % frac
 
     def _append(self, parts):

@@ -1,8 +1,8 @@
-"""Detach with python-daemon while the invoking process waits for the start-up result."""
+"""Detach with python-daemon while the invoking process waits for the start-up startup."""
 
 import os
 
-from shim import result
+from shim.contract import startup
 
 
 def run_detached(cfg, body):
@@ -13,7 +13,7 @@ def run_detached(cfg, body):
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
-        code = result.EXIT_FAILED
+        code = startup.EXIT_FAILED
         try:
             os.close(read_fd)
             _daemonize(cfg, [write_fd, cfg.sync_fd])
@@ -24,12 +24,12 @@ def run_detached(cfg, body):
     if cfg.sync_fd is not None:
         os.close(cfg.sync_fd)  # only the daemon's copy stays open, until it reports
     line = _read_line(read_fd)
-    outcome = result.parse_result(line)
+    outcome = startup.parse_result(line)
     if not outcome.get("ok"):
         _read_to_eof(read_fd)  # a failed shim closes the pipe by exiting: wait for that
     os.close(read_fd)
     os.waitpid(pid, 0)  # python-daemon's first fork: exits as soon as it has forked
-    return result.print_result(outcome)
+    return startup.print_result(outcome)
 
 
 def fork_detached(body):
@@ -40,7 +40,7 @@ def fork_detached(body):
     # what python-daemon's double fork gives, without its import (~1.3 MB, ~20 ms).
     if os.fork():
         return 0
-    code = result.EXIT_FAILED
+    code = startup.EXIT_FAILED
     try:
         os.umask(0o022)
         os.chdir("/")

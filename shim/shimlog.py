@@ -3,7 +3,7 @@
 import os
 import sys
 
-from shim import state
+from shim.contract import layout
 
 
 class ShimLog:
@@ -22,9 +22,9 @@ class ShimLog:
 
     def __call__(self, level, msg, **fields):
         """Write one record; a failing write (disk full) is counted, never raised."""
-        record = {"time": state.format_time(state.now_ns()), "level": level, "msg": msg}
+        record = {"time": layout.format_time(layout.now_ns()), "level": level, "msg": msg}
         record.update(fields)
-        line = state.dump_json(record)
+        line = layout.dump_json(record)
         if self.to_stderr:
             sys.stderr.write(line.decode())
             sys.stderr.flush()

@@ -6,7 +6,8 @@ reaper; the shim never reads runc's stdout to learn that it ended (runc#1721).
 
 import os
 
-from shim import signals, state
+from shim import signals
+from shim.contract import layout
 
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
@@ -16,7 +17,7 @@ EXIT_FAILED = 125
 # `runc create` chdirs into the bundle (so a relative path fails) and an absolute
 # path may exceed sun_path's 108 bytes; /proc/self/fd/3/console.sock is short.
 PROC_DIR_FD = 3
-CONSOLE_SOCKET_ARG = f"/proc/self/fd/{PROC_DIR_FD}/{state.CONSOLE_SOCKET}"
+CONSOLE_SOCKET_ARG = f"/proc/self/fd/{PROC_DIR_FD}/{layout.CONSOLE_SOCKET}"
 
 
 class StartError(Exception):
@@ -32,7 +33,7 @@ def runtime_base(cfg):
     argv = [cfg.runtime_path]
     if cfg.runtime_root:
         argv += ["--root", cfg.runtime_root]
-    log_path = os.path.join(cfg.proc_dir, state.RUNTIME_LOG)
+    log_path = os.path.join(cfg.proc_dir, layout.RUNTIME_LOG)
     return argv + ["--log", log_path, "--log-format", "json"]
 
 
@@ -42,7 +43,7 @@ def create_argv(cfg, console_socket=None, start=False):
     # (~10 ms) less than `create` then `start`.
     verb = ["run", "--detach"] if start else ["create"]
     argv = runtime_base(cfg) + [*verb, "--bundle", cfg.bundle,
-                                "--pid-file", os.path.join(cfg.proc_dir, state.PID)]
+                                "--pid-file", os.path.join(cfg.proc_dir, layout.PID)]
     if console_socket:
         argv += ["--console-socket", console_socket]
     return argv + [cfg.id]
@@ -51,7 +52,7 @@ def create_argv(cfg, console_socket=None, start=False):
 def exec_argv(cfg, process_path, console_socket=None):
     """Return `runtime exec -d` for an exec process described by PROCESS_PATH."""
     argv = runtime_base(cfg) + ["exec", "-d", "--process", process_path,
-                                "--pid-file", os.path.join(cfg.proc_dir, state.PID)]
+                                "--pid-file", os.path.join(cfg.proc_dir, layout.PID)]
     if console_socket:
         argv += ["--console-socket", console_socket]
     return argv + [cfg.id]
@@ -118,6 +119,6 @@ def describe_failure(name, verb, status, message):
     if message:
         prefix = f"{name} {verb}"
         return message if message.startswith(prefix) else f"{prefix}: {message}"
-    code, sig = state.exit_code_from_wait(status)
+    code, sig = layout.exit_code_from_wait(status)
     how = f"was killed by signal {sig}" if sig else f"exited with status {code}"
     return f"{name} {verb} {how} (no error in its log)"

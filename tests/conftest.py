@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(REPO, "contrib"))
 
 import helpers  # noqa: E402
 import mkbundle  # noqa: E402
-from manager.spec import default_spec  # noqa: E402
+from manager.core.spec import default_spec  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import signal
 import subprocess
 import time
 
-from shim import state
+from shim.contract import layout
 
 
 def wait_until(condition, timeout=10.0, interval=0.005, what="condition"):
@@ -79,7 +79,7 @@ def read_log_records(path):
         data = f.read()
     for line in data.split(b"\n")[:-1]:
         ts, stream, tag, text = line.split(b" ", 3)
-        state.parse_time(ts.decode())
+        layout.parse_time(ts.decode())
         records.append((stream.decode(), tag.decode(), text))
     return records
 

@@ -9,8 +9,8 @@ import time
 
 import daemonutil
 import helpers
-from manager.service import cgroup_path
-from shim import state
+from manager.core.service import cgroup_path
+from shim.contract import layout
 
 
 def numbered(count):
@@ -134,19 +134,19 @@ class Checks:
 
     def check_state_files(self):
         """Every state file read after a crash parses."""
-        cdir = state.containers_dir(self.root)
+        cdir = layout.containers_dir(self.root)
         for cid in os.listdir(cdir):
             if cid.startswith("."):
                 continue
             try:
-                state.read_json(os.path.join(cdir, cid, state.CONTAINER_JSON))
+                layout.read_json(os.path.join(cdir, cid, layout.CONTAINER_JSON))
                 for name in os.listdir(os.path.join(cdir, cid)):
                     pdir = os.path.join(cdir, cid, name)
                     if name.startswith(".") or name == "bundle" or not os.path.isdir(pdir):
                         continue
-                    state.read_shim_pid(pdir)
-                    state.read_exit_status(pdir)
-            except state.StateError as err:
+                    layout.read_shim_pid(pdir)
+                    layout.read_exit_status(pdir)
+            except layout.StateError as err:
                 self.report.violate("corrupt", str(err))
 
     def strays(self):
@@ -220,7 +220,7 @@ class Checks:
         """After the last delete: no container, shim, runtime state or directory is left."""
         helpers.wait_until(lambda: not shim_pids(self.root), 20, what="every shim gone")
         left = [c[0] for c in helpers.runc_list(os.path.join(self.root, "runc"))]
-        left += [n for n in os.listdir(state.containers_dir(self.root))]
+        left += [n for n in os.listdir(layout.containers_dir(self.root))]
         left += [c["id"] for c in self.client.list()]
         prefix = os.path.basename(cgroup_path(self.root, ""))
         left += glob.glob(f"/sys/fs/cgroup/*/{prefix}*") + glob.glob(f"/sys/fs/cgroup/{prefix}*")

@@ -10,8 +10,8 @@ import signal
 import threading
 
 import daemonutil
-from manager.client import ApiError, Client, ClientError
-from shim import state
+from manager.client.methods import ApiError, Client, ClientError
+from shim.contract import layout
 
 from .checks import Checks, EventLog, Report, numbered
 
@@ -66,7 +66,7 @@ class Chaos(Checks):
         self.boxes = {}
         self.report = Report()
         self.event_logs = []
-        self.t0 = state.format_time(state.now_ns())
+        self.t0 = layout.format_time(layout.now_ns())
         self.serial = 0
         self.killed = False
         self.last_deleted = None  # the last delete of the wind-down (events catch up to it)

@@ -15,7 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
-from shim import state
+from shim.contract import layout
 
 SKIPPED = {("GET", "/v1/events")}  # an endless stream: fuzzed through its query in unit tests
 HOST_KEYS = ("mounts", "bundle")  # host paths a generated body must not reach
@@ -105,7 +105,7 @@ class Fuzzer:
         """Return what a rejected request must not change."""
         listed = [(c["id"], c["status"], len(c["processes"]))
                   for c in self.daemon.ok("GET", "/v1/containers")]
-        return listed, sorted(os.listdir(state.containers_dir(self.daemon.root)))
+        return listed, sorted(os.listdir(layout.containers_dir(self.daemon.root)))
 
     def sanitize(self, case):
         """Keep generated bodies off the host: our rootfs instead of host directories."""

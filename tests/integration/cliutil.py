@@ -20,7 +20,7 @@ BIN_DIR = os.path.dirname(os.path.abspath(sys.executable))
 # The installed console script, so that the real entry point is what runs.
 TETHER = (os.path.join(BIN_DIR, "tether") if os.path.exists(os.path.join(BIN_DIR, "tether"))
           else None)
-TETHER_ARGV = [TETHER] if TETHER else [sys.executable, "-m", "manager.cli"]
+TETHER_ARGV = [TETHER] if TETHER else [sys.executable, "-m", "manager.cli.main"]
 START_TIMEOUT = 15
 
 

@@ -42,7 +42,7 @@ class Daemon:
 
     def start(self, wait=True):
         """Start the manager and wait until its socket answers."""
-        code = "import sys; from manager.daemon import run; " \
+        code = "import sys; from manager.server.daemon import run; " \
                f"sys.exit(run({self.root!r}, **{self.options!r}))"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen([PYTHON, "-c", code], cwd=REPO, stdout=log,

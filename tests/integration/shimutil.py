@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import helpers
-from shim import state
+from shim.contract import layout
 
 # The console script beside this interpreter, as a person runs it; else the module.
 _SCRIPT = os.path.join(os.path.dirname(sys.executable), "tether-shim")
@@ -34,7 +34,7 @@ class Started:
 
 def proc_dir_of(root, cid, exec_id=None):
     """Return ROOT/containers/CID/(init|EXEC_ID)."""
-    return state.process_dir(root, cid, exec_id)
+    return layout.process_dir(root, cid, exec_id)
 
 
 def shim_argv(root, bundle, cid="c", exec_id=None, args=()):
@@ -67,7 +67,7 @@ def runc_status(root, cid):
 
 def wait_exit_status(proc_dir, timeout=20):
     """Wait for exitStatus and return it."""
-    return helpers.wait_until(lambda: state.read_exit_status(proc_dir), timeout,
+    return helpers.wait_until(lambda: layout.read_exit_status(proc_dir), timeout,
                               what=f"exitStatus in {proc_dir}")
 
 
@@ -92,12 +92,12 @@ def kill_and_finish(root, started, cid="c", signal="KILL"):
 
 def output_log(started):
     """Return the path of output.log."""
-    return started.path(state.OUTPUT_LOG)
+    return started.path(layout.OUTPUT_LOG)
 
 
 def shim_log_records(started):
     """Return shim.log as a list of dicts."""
-    with open(started.path(state.SHIM_LOG), "rb") as f:
+    with open(started.path(layout.SHIM_LOG), "rb") as f:
         return [json.loads(line) for line in f.read().splitlines()]
 
 
@@ -108,7 +108,7 @@ def shim_logged(started, text):
 
 def write_control(started, obj):
     """Write one control line to the shim's control FIFO."""
-    fd = os.open(started.path(state.CONTROL), os.O_WRONLY | os.O_NONBLOCK)
+    fd = os.open(started.path(layout.CONTROL), os.O_WRONLY | os.O_NONBLOCK)
     try:
         os.write(fd, json.dumps(obj).encode() + b"\n")
     finally:
@@ -117,7 +117,7 @@ def write_control(started, obj):
 
 def write_stdin(started, data):
     """Write DATA to the shim's stdin FIFO."""
-    fd = os.open(started.path(state.STDIN), os.O_WRONLY)
+    fd = os.open(started.path(layout.STDIN), os.O_WRONLY)
     try:
         view = memoryview(data)
         while view:

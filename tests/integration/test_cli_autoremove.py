@@ -7,8 +7,8 @@ import signal
 from cliutil import manager, tether  # noqa: F401
 import daemonutil
 import helpers
-from manager.client import Client
-from shim import state
+from manager.client.methods import Client
+from shim.contract import layout
 
 
 def listed(tether):
@@ -24,10 +24,10 @@ def test_run_d_rm_runs_then_removes_itself(tether, manager, make_bundle):
     assert tether("run", "-d", "-i", "--rm", "x1", "--bundle", bundle) == (0, "x1\n", "")
     assert manager.state("x1")["status"] == "running"
     assert listed(tether) == ["x1"]
-    since = state.format_time(state.now_ns())
+    since = layout.format_time(layout.now_ns())
     os.kill(manager.state("x1")["pid"], signal.SIGKILL)
     helpers.wait_until(lambda: listed(tether) == [], what="x1 removed")
-    assert not os.path.exists(state.container_dir(manager.root, "x1"))
+    assert not os.path.exists(layout.container_dir(manager.root, "x1"))
     assert helpers.runc_list(os.path.join(manager.root, "runc")) == []
     # The journal replays what happened since the kill: the exit, then the removal.
     seen = []
@@ -69,11 +69,11 @@ def test_a_rm_container_that_exits_while_the_manager_is_down_is_removed_after(
     pid = manager.state("x1")["pid"]
     manager.kill()
     os.kill(pid, signal.SIGUSR1)
-    proc_dir = state.process_dir(manager.root, "x1")
-    helpers.wait_until(lambda: state.read_exit_status(proc_dir), what="exitStatus of x1")
+    proc_dir = layout.process_dir(manager.root, "x1")
+    helpers.wait_until(lambda: layout.read_exit_status(proc_dir), what="exitStatus of x1")
     manager.start()
     helpers.wait_until(lambda: listed(tether) == ["keep"], what="x1 removed")
-    assert not os.path.exists(state.container_dir(manager.root, "x1"))
+    assert not os.path.exists(layout.container_dir(manager.root, "x1"))
     assert manager.state("keep")["status"] == "running"
 
 
@@ -104,4 +104,4 @@ def test_run_in_one_request_that_fails_answers_an_error_and_leaves_nothing(manag
     sock.close()
     assert head.startswith(b"HTTP/1.1 502 "), head
     assert listed(manager.tether) == []
-    assert not os.path.exists(state.container_dir(manager.root, "x1"))
+    assert not os.path.exists(layout.container_dir(manager.root, "x1"))

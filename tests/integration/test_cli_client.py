@@ -1,9 +1,9 @@
-"""manager.client against a real manager: answers, errors and streams."""
+"""manager.client.methods against a real manager: answers, errors and streams."""
 
 import pytest
 
 from cliutil import manager  # noqa: F401
-from manager.client import ApiError, Client, UnreachableError
+from manager.client.methods import ApiError, Client, UnreachableError
 
 
 def test_client_operations_and_errors(manager, make_bundle):

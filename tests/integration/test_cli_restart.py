@@ -6,7 +6,7 @@ import signal
 
 from cliutil import manager, read_until, spawn_tether, stop_process, tether  # noqa: F401
 import helpers
-from shim import state
+from shim.contract import layout
 
 
 def test_manager_killed_while_one_runs_and_another_exits(tether, manager, make_bundle):
@@ -22,8 +22,8 @@ def test_manager_killed_while_one_runs_and_another_exits(tether, manager, make_b
     assert rc == 125 and "cannot reach the manager" in err
     # The exit happens while nobody manages: only the shim sees it.
     os.kill(short_pid, signal.SIGUSR1)
-    short_dir = state.process_dir(manager.root, "short")
-    helpers.wait_until(lambda: state.read_exit_status(short_dir), what="exitStatus of short")
+    short_dir = layout.process_dir(manager.root, "short")
+    helpers.wait_until(lambda: layout.read_exit_status(short_dir), what="exitStatus of short")
 
     manager.start()
     rows = {line.split()[0]: line.split() for line in tether("list")[1].splitlines()[1:]}
@@ -50,7 +50,7 @@ def read_json_lines(proc, count):
 
 
 def test_events_after_resume_across_a_manager_kill(tether, manager, make_bundle):
-    since = state.format_time(state.now_ns())
+    since = layout.format_time(layout.now_ns())
     assert tether("run", "-d", "c1", "--bundle", make_bundle(["sleep", "1000"]))[0] == 0
     reader = spawn_tether(manager.root, "events", "--json", "--since", since)
     try:
@@ -61,7 +61,7 @@ def test_events_after_resume_across_a_manager_kill(tether, manager, make_bundle)
     pid = manager.state("c1")["pid"]
     manager.kill()
     os.kill(pid, signal.SIGKILL)  # the exit happens while nobody listens
-    helpers.wait_until(lambda: state.read_exit_status(state.process_dir(manager.root, "c1")),
+    helpers.wait_until(lambda: layout.read_exit_status(layout.process_dir(manager.root, "c1")),
                        what="exitStatus of c1")
     manager.start()
     reader = spawn_tether(manager.root, "events", "--json", "--after", str(seen[-1]["seq"]))

@@ -19,7 +19,7 @@ import pytest
 
 import daemonutil
 import helpers
-from manager.client import Client
+from manager.client.methods import Client
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLIENTS = int(os.environ.get("CONCURRENCY_CLIENTS", "50"))
@@ -44,7 +44,7 @@ def stdout_of(client, cid):
 # make it wait for the GIL, and that is not the manager's latency.
 PROBE = """
 import json, select, sys, time
-from manager.client import Client
+from manager.client.methods import Client
 client, latencies, errors = Client(sys.argv[1], timeout=60), [], []
 while not select.select([sys.stdin], [], [], 0.05)[0]:  # a list every 50 ms until told
     started = time.monotonic()

@@ -11,8 +11,8 @@ import pytest
 import daemonutil
 import helpers
 from daemonutil import attach_and_send, collect_frames, open_attach, read_ndjson, send_frame
-from manager import api
-from shim import state
+from manager.server import routes
+from shim.contract import layout
 
 
 @pytest.fixture
@@ -21,13 +21,13 @@ def daemon(root):
 
 
 def create(daemon, cid, rootfs, args, **extra):
-    """Create a container from ROOTFS running ARGS; return its state."""
+    """Create a container from ROOTFS running ARGS; return its layout."""
     return daemon.ok("POST", "/v1/containers", {"id": cid, "rootfs": rootfs, "args": args,
                                                 **extra})
 
 
 def run(daemon, cid, rootfs, args, **extra):
-    """Create and start a container; return its state."""
+    """Create and start a container; return its layout."""
     create(daemon, cid, rootfs, args, **extra)
     return daemon.ok("POST", f"/v1/containers/{cid}/start")
 
@@ -168,7 +168,7 @@ def test_openapi_matches_routes(daemon):
     doc = daemon.ok("GET", "/v1/openapi.json")
     assert doc["openapi"].startswith("3.")
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
-    assert documented == {(m, p) for m, p, _name in api.ROUTES}
+    assert documented == {(m, p) for m, p, _name in routes.ROUTES}
     for path, ops in doc["paths"].items():
         for op in ops.values():
             if "{id}" in path:
@@ -231,7 +231,7 @@ def test_many_containers_in_parallel(daemon, rootfs):
 def test_exit_status_file_matches_state(daemon, rootfs, root):
     run(daemon, "x", rootfs, ["sh", "-c", "exit 9"])
     waited = daemon.ok("GET", "/v1/containers/x/wait")
-    on_disk = state.read_exit_status(os.path.join(root, "containers", "x", "init"))
+    on_disk = layout.read_exit_status(os.path.join(root, "containers", "x", "init"))
     assert (waited["exit_code"], waited["exited_at"]) == (9, on_disk["exited_at"])
 
 

@@ -10,7 +10,7 @@ import pytest
 import daemonutil
 import helpers
 from daemonutil import attach_and_send, collect_frames, open_attach, read_ndjson, send_frame
-from shim import state
+from shim.contract import layout
 
 
 @pytest.fixture
@@ -41,14 +41,14 @@ def test_running_container_survives_a_manager_sigkill(daemon, rootfs):
 def test_exit_during_downtime_is_reported_with_its_true_code(daemon, rootfs, root):
     run(daemon, "gone", rootfs, ["sh", "-c", "read x; echo bye; exit 7"], stdin=True)
     proc_dir = os.path.join(root, "containers", "gone", "init")
-    t0 = state.format_time(state.now_ns())
+    t0 = layout.format_time(layout.now_ns())
     daemon.kill()
     fd = os.open(os.path.join(proc_dir, "stdin"), os.O_WRONLY | os.O_NONBLOCK)
     try:
         os.write(fd, b"go\n")
     finally:
         os.close(fd)
-    on_disk = helpers.wait_until(lambda: state.read_exit_status(proc_dir), 10,
+    on_disk = helpers.wait_until(lambda: layout.read_exit_status(proc_dir), 10,
                                  what="exit status written while the manager is down")
     daemon.start()
     after = daemon.state("gone")
@@ -100,7 +100,7 @@ def test_running_exec_survives_and_attach_works_again(daemon, rootfs):
 
 
 def test_second_manager_on_the_same_root_is_refused(daemon, root):
-    code = f"import sys; from manager.daemon import run; sys.exit(run({root!r}))"
+    code = f"import sys; from manager.server.daemon import run; sys.exit(run({root!r}))"
     result = subprocess.run([daemonutil.PYTHON, "-c", code], capture_output=True, text=True,
                             cwd=daemonutil.REPO, timeout=30)
     assert result.returncode == 125
@@ -141,7 +141,7 @@ def test_broken_directories_are_reported_not_fatal(daemon, rootfs, root):
     with open(os.path.join(containers, "torn", "init", "shim.pid"), "w") as f:
         f.write('{"pid": 12')
     os.makedirs(os.path.join(containers, "nometa", "init"), 0o700)
-    state.write_json(os.path.join(containers, "nometa", "init", "shim.pid"),
+    layout.write_json(os.path.join(containers, "nometa", "init", "shim.pid"),
                      {"pid": 999999999, "starttime": 1})  # a shim that is gone
     # A manager killed before the shim ran leaves a directory nothing will
     # ever run in: discarded at start-up (scan.never_started).
@@ -158,7 +158,7 @@ def test_broken_directories_are_reported_not_fatal(daemon, rootfs, root):
 
 
 def test_detached_manager_returns_once_listening(root):
-    code = f"import sys; from manager.daemon import run; sys.exit(run({root!r}, detach=True))"
+    code = f"import sys; from manager.server.daemon import run; sys.exit(run({root!r}, detach=True))"
     result = subprocess.run([daemonutil.PYTHON, "-c", code], capture_output=True, text=True,
                             cwd=daemonutil.REPO, timeout=30)
     assert result.returncode == 0, result.stderr

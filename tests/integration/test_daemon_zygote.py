@@ -10,7 +10,7 @@ import pytest
 
 from daemonutil import Daemon, daemon_fixture
 import helpers
-from manager import launcher
+from manager.spawn import launcher
 
 daemon = pytest.fixture(daemon_fixture)
 
@@ -35,7 +35,7 @@ def children(parent_pid, marker):
 
 def spawner_of(manager_pid):
     """Return the pid of the manager's spawner."""
-    return helpers.wait_until(lambda: children(manager_pid, b"manager.spawnd"),
+    return helpers.wait_until(lambda: children(manager_pid, b"manager.spawn.helper"),
                               what="the spawner")[0]
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import helpers
 from cliutil import TETHER_ARGV, manager, run_tether, socket_answers, tether  # noqa: F401
-from manager.client import Client
+from manager.client.methods import Client
 
 
 def start_daemon(root, log_path, *flags, env=None):

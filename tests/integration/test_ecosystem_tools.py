@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from cliutil import BIN_DIR, manager, tether  # noqa: F401
-from manager.client import ApiError, Client
-from manager.results import ContainerState, Event, ExitResult, LogRecord, ProcessState
+from manager.client.methods import ApiError, Client
+from manager.client.results import ContainerState, Event, ExitResult, LogRecord, ProcessState
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UNIT = os.path.join(REPO, "contrib", "tether.service")

@@ -11,7 +11,7 @@ import pytest
 
 import daemonutil
 import helpers
-from shim import state
+from shim.contract import layout
 
 SLEEPER = ["sh", "-c", "echo up; sleep 100000"]
 
@@ -49,7 +49,7 @@ def test_sigkilled_shim_makes_status_unknown_without_an_invented_exit(daemon, ro
     daemon.ok("DELETE", "/v1/containers/k?force=1")
     helpers.wait_until(lambda: not helpers.pid_alive(st["pid"]), 10, what="container killed")
     assert daemon.request("GET", "/v1/containers/k")[0] == 404
-    assert os.listdir(state.containers_dir(root)) == []
+    assert os.listdir(layout.containers_dir(root)) == []
     assert helpers.runc_list(os.path.join(root, "runc")) == []
 
 
@@ -85,14 +85,14 @@ def test_deleted_process_dir_under_a_shim_ends_in_unknown_not_a_hang(daemon, roo
                               what="status unknown")
     assert lost["exit_code"] is None
     daemon.ok("DELETE", "/v1/containers/gone?force=1")
-    assert os.listdir(state.containers_dir(root)) == []
+    assert os.listdir(layout.containers_dir(root)) == []
 
 
 def test_truncated_state_files_are_reported_and_deletable_after_restart(daemon, rootfs, root):
     st = run(daemon, "torn", rootfs)
     proc_dir = os.path.join(root, "containers", "torn", "init")
-    for name in (state.SHIM_PID, state.CONTAINER_JSON):
-        path = os.path.join(proc_dir if name == state.SHIM_PID else os.path.dirname(proc_dir),
+    for name in (layout.SHIM_PID, layout.CONTAINER_JSON):
+        path = os.path.join(proc_dir if name == layout.SHIM_PID else os.path.dirname(proc_dir),
                             name)
         os.truncate(path, 0)
     daemon.restart()
@@ -102,7 +102,7 @@ def test_truncated_state_files_are_reported_and_deletable_after_restart(daemon, 
     daemon.ok("DELETE", "/v1/containers/torn?force=1")
     helpers.wait_until(lambda: not helpers.pid_alive(st["pid"]), 10, what="container killed")
     helpers.wait_until(lambda: not helpers.pid_alive(st["shim_pid"]), 10, what="shim exits")
-    assert os.listdir(state.containers_dir(root)) == []
+    assert os.listdir(layout.containers_dir(root)) == []
 
 
 @pytest.fixture
@@ -167,7 +167,7 @@ def test_full_disk_drops_output_keeps_the_container_running_and_recovers(small_d
             read_fifo_until(fifo, b"recovered\n")
         finally:
             os.close(fifo)
-        log_path = os.path.join(proc_dir, state.OUTPUT_LOG)
+        log_path = os.path.join(proc_dir, layout.OUTPUT_LOG)
         helpers.wait_until(lambda: helpers.log_bytes(log_path, "stdout").endswith(b"recovered\n"),
                            10, what="the log records output again")
         assert b"50000\n" not in helpers.log_bytes(log_path, "stdout")  # dropped, not corrupt
@@ -195,7 +195,7 @@ def write_stdin(proc_dir, data):
 
 def shim_log(proc_dir):
     """Return the lines of shim.log."""
-    with open(os.path.join(proc_dir, state.SHIM_LOG)) as f:
+    with open(os.path.join(proc_dir, layout.SHIM_LOG)) as f:
         return f.read().splitlines()
 
 

@@ -13,8 +13,8 @@ import pytest
 import daemonutil
 import helpers
 import shimutil
-from manager import daemon as manager_daemon
-from shim import state
+from manager.server import daemon as manager_daemon
+from shim.contract import layout
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NOBODY = pwd.getpwnam("nobody")
@@ -95,7 +95,7 @@ def test_another_user_can_neither_list_nor_control(daemon, rootfs, root):
     proc_dir = os.path.join(root, "containers", "private", "init")
     assert as_nobody(lambda: connect(daemon.socket)) == "denied"
     assert as_nobody(lambda: os.listdir(root)) == "denied"
-    assert as_nobody(lambda: os.listdir(state.containers_dir(root))) == "denied"
+    assert as_nobody(lambda: os.listdir(layout.containers_dir(root))) == "denied"
     assert as_nobody(lambda: os.listdir(os.path.dirname(proc_dir))) == "denied"
     for name in ("control", "stdin", "stdout", "exitStatus", "output.log"):
         path = os.path.join(proc_dir, name)
@@ -126,14 +126,14 @@ def test_manager_refuses_a_symlinked_pid_file_and_writes_nothing_outside(tmp, ro
 def test_manager_does_not_adopt_a_symlinked_container_dir(daemon, tmp, root):
     outside = os.path.join(tmp, "victim")
     os.makedirs(os.path.join(outside, "init"))
-    state.write_json(os.path.join(outside, state.CONTAINER_JSON),
+    layout.write_json(os.path.join(outside, layout.CONTAINER_JSON),
                      {"id": "evil", "bundle": "/", "runtime": "runc"})
-    os.symlink(outside, os.path.join(state.containers_dir(root), "evil"))
+    os.symlink(outside, os.path.join(layout.containers_dir(root), "evil"))
     daemon.restart()
     assert daemon.request("GET", "/v1/containers/evil")[0] == 404
     assert daemon.request("DELETE", "/v1/containers/evil?force=1")[0] == 404
-    assert sorted(os.listdir(outside)) == [state.CONTAINER_JSON, "init"]
-    os.unlink(os.path.join(state.containers_dir(root), "evil"))
+    assert sorted(os.listdir(outside)) == [layout.CONTAINER_JSON, "init"]
+    os.unlink(os.path.join(layout.containers_dir(root), "evil"))
 
 
 @pytest.mark.parametrize("planted", ["output.log", "shim.log", "runtime.log", "exitStatus"])

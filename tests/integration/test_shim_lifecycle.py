@@ -11,7 +11,7 @@ import pytest
 
 import helpers
 import shimutil
-from shim import state
+from shim.contract import layout
 
 
 def test_by_hand_exit_3_both_streams_logged_and_shim_gone(root, make_bundle):
@@ -20,7 +20,7 @@ def test_by_hand_exit_3_both_streams_logged_and_shim_gone(root, make_bundle):
     status = shimutil.finish(started)
     assert status["exit_code"] == 3 and status["signal"] is None
     assert status["oom_killed"] is False
-    state.parse_time(status["exited_at"])
+    layout.parse_time(status["exited_at"])
     records = helpers.read_log_records(shimutil.output_log(started))
     assert ("stdout", "F", b"to-out") in records
     assert ("stderr", "F", b"to-err") in records
@@ -59,13 +59,13 @@ def test_state_files_written(root, make_bundle):
     started = shimutil.start_shim(root, bundle, "c", "--start")
     pid_text = open(started.path("pid")).read().strip()
     assert int(pid_text) == started.pid
-    assert state.read_int(started.path("starttime")) == state.proc_starttime(started.pid)
-    assert state.read_shim_pid(started.proc_dir) == (
-        started.shim_pid, state.proc_starttime(started.shim_pid))
-    process = state.read_json(started.path("process.json"))
+    assert layout.read_int(started.path("starttime")) == layout.proc_starttime(started.pid)
+    assert layout.read_shim_pid(started.proc_dir) == (
+        started.shim_pid, layout.proc_starttime(started.shim_pid))
+    process = layout.read_json(started.path("process.json"))
     assert process["process"]["args"] == ["sleep", "1000"]
     assert (process["exec"], process["tty"], process["stdin"]) == (False, False, False)
-    container = state.read_json(os.path.join(os.path.dirname(started.proc_dir),
+    container = layout.read_json(os.path.join(os.path.dirname(started.proc_dir),
                                              "container.json"))
     assert container["id"] == "c" and container["bundle"] == bundle
     for name in ("stdout", "stderr", "control", "exit"):
@@ -185,7 +185,7 @@ def test_foreground_logs_to_stderr_and_exits_with_the_process(root, make_bundle)
     messages = [json.loads(line)["msg"] for line in proc.stderr.splitlines()]
     assert "process exited" in messages and messages[-1] == "shim exiting"
     started = shimutil.Started(proc, shimutil.proc_dir_of(root, "c"))
-    assert state.read_exit_status(started.proc_dir)["exit_code"] == 6
+    assert layout.read_exit_status(started.proc_dir)["exit_code"] == 6
     assert helpers.log_bytes(shimutil.output_log(started), "stdout") == b"fg\n"
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import helpers
 import shimutil
-from shim import state
+from shim.contract import layout
 
 
 def test_both_streams_partial_lines_and_binary_data(root, make_bundle):
@@ -118,7 +118,7 @@ def test_output_log_timestamps_are_rfc3339_nano_and_ordered(root, make_bundle):
                                   "c", "--start")
     shimutil.finish(started)
     with open(shimutil.output_log(started), "rb") as f:
-        stamps = [state.parse_time(line.split(b" ", 1)[0].decode()) for line in f]
+        stamps = [layout.parse_time(line.split(b" ", 1)[0].decode()) for line in f]
     assert len(stamps) == 3 and stamps == sorted(stamps)
     assert abs(stamps[0] - time.time_ns()) < 60 * 10**9
 

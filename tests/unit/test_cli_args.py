@@ -5,8 +5,8 @@ import signal
 
 import pytest
 
-from manager import cli, cli_args, cli_commands
-from shim import state
+from manager.cli import main as cli, checks, commands
+from shim.contract import layout
 
 
 @pytest.mark.parametrize("text,number", [
@@ -14,13 +14,13 @@ from shim import state
     ("SIGUSR1", int(signal.SIGUSR1)), (str(int(signal.SIGRTMAX)), int(signal.SIGRTMAX)),
 ])
 def test_parse_signal_accepts_names_and_numbers(text, number):
-    assert cli_args.parse_signal(text) == number
+    assert checks.parse_signal(text) == number
 
 
 @pytest.mark.parametrize("text", ["0", "65", "NOPE", "SIG", "", "-9", "9x", "SIGTERM2"])
 def test_parse_signal_refuses_unknown(text):
     with pytest.raises(ValueError, match="invalid signal"):
-        cli_args.parse_signal(text)
+        checks.parse_signal(text)
 
 
 @pytest.mark.parametrize("text,ns", [
@@ -28,32 +28,32 @@ def test_parse_signal_refuses_unknown(text):
     ("250ms", 250 * 10**6), ("2d", 2 * 86400 * 10**9),
 ])
 def test_parse_duration(text, ns):
-    assert cli_args.parse_duration_ns(text) == ns
+    assert checks.parse_duration_ns(text) == ns
 
 
 @pytest.mark.parametrize("text", ["", "10", "m", "10x", "1h 2m", "-5s", "5s3"])
 def test_parse_duration_refuses_malformed(text):
     with pytest.raises(ValueError):
-        cli_args.parse_duration_ns(text)
+        checks.parse_duration_ns(text)
 
 
 def test_parse_since_takes_a_time_or_a_duration():
-    now = state.parse_time("2026-11-23T01:00:00Z")
-    assert cli_args.parse_since("10m", now) == "2026-11-23T00:50:00.000000000Z"
-    assert cli_args.parse_since("2026-11-23T00:33:29.5Z", now) == \
+    now = layout.parse_time("2026-11-23T01:00:00Z")
+    assert checks.parse_since("10m", now) == "2026-11-23T00:50:00.000000000Z"
+    assert checks.parse_since("2026-11-23T00:33:29.5Z", now) == \
         "2026-11-23T00:33:29.500000000Z"
     with pytest.raises(ValueError, match="invalid --since"):
-        cli_args.parse_since("yesterday", now)
+        checks.parse_since("yesterday", now)
 
 
 def test_parse_labels_and_env():
-    assert cli_args.parse_labels(["a=1", "b=", "c=x=y"]) == {"a": "1", "b": "", "c": "x=y"}
-    assert cli_args.parse_env(["A=1", "B="]) == ["A=1", "B="]
+    assert checks.parse_labels(["a=1", "b=", "c=x=y"]) == {"a": "1", "b": "", "c": "x=y"}
+    assert checks.parse_env(["A=1", "B="]) == ["A=1", "B="]
     for bad in (["a"], ["=1"]):
         with pytest.raises(ValueError, match="--label"):
-            cli_args.parse_labels(bad)
+            checks.parse_labels(bad)
         with pytest.raises(ValueError, match="--env"):
-            cli_args.parse_env(bad)
+            checks.parse_env(bad)
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -101,8 +101,8 @@ def test_format_table_aligns_columns():
                "created_at": "2026-11-23T00:33:29.123456789Z", "bundle": "/b"},
               {"id": "longer-id", "status": "stopped", "pid": None, "exit_code": 7,
                "created_at": "2026-11-23T00:33:30.000000000Z", "bundle": "/c"}]
-    lines = cli_commands.format_table(states).splitlines()
-    assert lines[0].split() == list(cli_commands.TABLE_COLUMNS)
+    lines = commands.format_table(states).splitlines()
+    assert lines[0].split() == list(commands.TABLE_COLUMNS)
     assert lines[1].split() == ["a", "running", "42", "-", "2026-11-23T00:33:29Z", "/b"]
     assert lines[2].split() == ["longer-id", "stopped", "-", "7", "2026-11-23T00:33:30Z", "/c"]
     assert lines[1].index("running") == lines[2].index("stopped")
@@ -114,12 +114,12 @@ def test_format_table_aligns_columns():
     ([b"\n\n"], b"T \nT \n"),
 ])
 def test_log_printer_prefixes_each_line(chunks, expected):
-    printer = cli_commands.LogPrinter(timestamps=True)
+    printer = commands.LogPrinter(timestamps=True)
     out = b"".join(printer.prefix_lines("stdout", c, "T") for c in chunks)
     assert out == expected
 
 
 def test_format_event():
-    line = cli_commands.format_event({"type": "exit", "id": "c1", "exec_id": None,
+    line = commands.format_event({"type": "exit", "id": "c1", "exec_id": None,
                                       "time": "T", "exit_code": 3})
     assert line == "T exit c1 exit_code=3"

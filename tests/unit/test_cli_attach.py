@@ -2,8 +2,8 @@
 
 import pytest
 
-from manager import attach_client as ac
-from manager.client import ClientError, error_from_body
+from manager.client import attach_client as ac
+from manager.client.methods import ClientError, error_from_body
 
 
 def test_frames_round_trip_across_arbitrary_splits():

@@ -10,8 +10,8 @@ import urllib.parse
 
 import pytest
 
-from manager import unixhttp
-from manager.client import ApiError, Client, ClientError
+from manager.client import transport
+from manager.client.methods import ApiError, Client, ClientError
 
 OK_JSON = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]"
 CHUNKED = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
@@ -92,9 +92,9 @@ def read_from(data, read_size):
     with left, right:
         left.sendall(data)
         left.shutdown(socket.SHUT_WR)
-        reader = unixhttp.Reader(right, "GET /v1/x", read_size)
-        status, headers = unixhttp.read_answer_head(reader)
-        return status, headers, unixhttp.read_body(reader, status, headers, 1 << 20)
+        reader = transport.Reader(right, "GET /v1/x", read_size)
+        status, headers = transport.read_answer_head(reader)
+        return status, headers, transport.read_body(reader, status, headers, 1 << 20)
 
 
 @pytest.mark.parametrize("read_size", [1, 2, 3, 7, 65536])
@@ -109,24 +109,24 @@ def test_bodies_are_read_however_the_answer_is_split(data, body, read_size):
 
 
 def test_parse_head():
-    status, headers = unixhttp.parse_head(b"HTTP/1.1 101 Switching Protocols\r\n"
+    status, headers = transport.parse_head(b"HTTP/1.1 101 Switching Protocols\r\n"
                                           b"Upgrade: tether-attach\r\nConnection: Upgrade")
     assert status == 101 and headers["upgrade"] == "tether-attach"
     for head in (b"garbage", b"HTTP/1.1 2000 OK", b"HTTP/1.1 200 OK\r\nno colon"):
         with pytest.raises(ClientError, match="malformed"):
-            unixhttp.parse_head(head)
+            transport.parse_head(head)
 
 
 @pytest.mark.parametrize("pieces", [[b'{"a":1}\n{"b":2}\n'], [b'{"a"', b":1}\n{", b'"b":2}'],
                                     [b'{"a":1}\n', b"", b'{"b":2}\n']])
 def test_lines_across_pieces(pieces):
-    assert list(unixhttp.iter_lines(pieces, 100, "x")) == [b'{"a":1}', b'{"b":2}']
+    assert list(transport.iter_lines(pieces, 100, "x")) == [b'{"a":1}', b'{"b":2}']
 
 
 @pytest.mark.parametrize("value", ["c1", "a b/c?d&e=f", "2026-11-23T00:33:29+01:00", "é", 7])
 def test_quoting_matches_urllib(value):
-    assert unixhttp.quote(value) == urllib.parse.quote(str(value), safe="")
-    query = unixhttp.encode_query({"since": value, "follow": True, "tail": None, "all": False})
+    assert transport.quote(value) == urllib.parse.quote(str(value), safe="")
+    query = transport.encode_query({"since": value, "follow": True, "tail": None, "all": False})
     assert urllib.parse.parse_qsl(query[1:]) == [("since", str(value)), ("follow", "1")]
 
 
@@ -185,7 +185,7 @@ def test_streams_yield_records_and_raise_the_managers_error(canned):
 
 def test_cli_reports_a_bad_answer_in_one_line(canned, tmp):
     server = canned(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n[")
-    probe = "import sys; from manager import cli; sys.exit(cli.main(sys.argv[1:]))"
+    probe = "import sys; from manager.cli import main as cli; sys.exit(cli.main(sys.argv[1:]))"
     proc = subprocess.run([sys.executable, "-c", probe, "--socket", server.path, "list"],
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 125

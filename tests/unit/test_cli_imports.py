@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-HEAVY = ("asyncio", "orjson", "pyinotify", "daemon", "manager.daemon", "manager.api")
+HEAVY = ("asyncio", "orjson", "pyinotify", "daemon", "manager.server.daemon", "manager.server.routes")
 PROBE = """
 import json, sys
-from manager import cli
+from manager.cli import main as cli
 code = cli.main(sys.argv[1:])
 print(json.dumps({"code": code, "loaded": [m for m in %r if m in sys.modules]}))
 """ % (HEAVY,)

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from manager import jsontext
+from manager.cli import jsontext
 from test_cli_http import CannedManager  # the sibling test module's canned manager
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -23,7 +23,7 @@ HEAVY = ("argparse", "re", "json", "enum", "signal", "socket", "selectors", "htt
 PROBE = """
 import sys
 sys.path[:0] = [%r]
-from manager import cli
+from manager.cli import main as cli
 try:
     code = cli.main(sys.argv[1:])
 except SystemExit as exit:

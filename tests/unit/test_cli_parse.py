@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from manager import cli, cli_parse
+from manager.cli import main as cli, fastparse
 
 PARSER = cli.build_parser()
 NAMES = [n for c in cli.COMMANDS for n in [c[0], *c[1]]]
@@ -20,7 +20,7 @@ VALUES = ["c1", "x", "KILL", "9", "-9", "-", "", "a=b", "host", "none", "debug",
 
 def fast(argv):
     """Return the fast parser's answer as a dict (None: it leaves ARGV to argparse)."""
-    opts = cli_parse.parse(argv, cli.add_global_options, cli.COMMANDS)
+    opts = fastparse.parse(argv, cli.add_global_options, cli.COMMANDS)
     return None if opts is None else vars(opts)
 
 
@@ -35,8 +35,8 @@ def slow(argv):
 
 def tokens_of(name):
     """Return the option tokens of command NAME: exact, with =value, clusters, abbreviations."""
-    add_options = cli_parse.find_command(cli.COMMANDS, name)[3]
-    names = sorted(cli_parse.record(add_options).options())
+    add_options = fastparse.find_command(cli.COMMANDS, name)[3]
+    names = sorted(fastparse.record(add_options).options())
     shorts = [n for n in names if not n.startswith("--")]
     longs = [n for n in names if n.startswith("--")]
     return (names + [n + "=v" for n in longs] + [n[:5] for n in longs]
@@ -57,7 +57,7 @@ def command_lines(draw):
 def well_formed_lines(draw):
     """Draw a mostly valid command line: options with fitting values, one run of positionals."""
     name = draw(st.sampled_from(NAMES))
-    recorder = cli_parse.record(cli_parse.find_command(cli.COMMANDS, name)[3])
+    recorder = fastparse.record(fastparse.find_command(cli.COMMANDS, name)[3])
     items = []
     for argument in draw(st.lists(st.sampled_from(recorder.arguments or [None]), max_size=5)):
         if argument is None or argument.positional:
@@ -111,7 +111,7 @@ def test_other_command_lines_are_left_to_argparse(argv):
 
 
 def test_version_is_printed_without_argparse():
-    probe = ("import sys; from manager import cli; cli.parse_args(['--version']);"
+    probe = ("import sys; from manager.cli import main as cli; cli.parse_args(['--version']);"
              "print('not reached')")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           timeout=30)
@@ -119,5 +119,5 @@ def test_version_is_printed_without_argparse():
 
 
 def test_a_declaration_the_fast_parser_does_not_know_leaves_it_to_argparse():
-    recorder = cli_parse.record(lambda p: p.add_argument("-v", action="count"))
+    recorder = fastparse.record(lambda p: p.add_argument("-v", action="count"))
     assert not recorder.plain

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from manager import cli
+from manager.cli import main as cli
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BASH_SCRIPT = os.path.join(REPO, "contrib", "completion", "tether.bash")

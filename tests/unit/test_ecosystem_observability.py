@@ -8,7 +8,8 @@ import socket
 
 import pytest
 
-from manager import jsonlog, metrics, registry, sdnotify
+from manager.server import jsonlog, metrics, sdnotify
+from manager.core import model
 
 
 def test_histogram_buckets_are_cumulative():
@@ -21,7 +22,7 @@ def test_histogram_buckets_are_cumulative():
 
 
 def test_render_an_empty_manager():
-    text = metrics.render(metrics.Metrics(), registry.Registry(), {})
+    text = metrics.render(metrics.Metrics(), model.Registry(), {})
     assert text.endswith("\n")
     assert 'tether_containers{status="running"} 0' in text.splitlines()
     assert "tether_exits_total 0" in text.splitlines()
@@ -41,7 +42,7 @@ def test_render_requests_and_events():
     stats = metrics.Metrics()
     stats.observe_request("GET", "/v1/containers/{id}", 404, 0.002)
     stats.observe_request("GET", "/v1/containers/{id}", 200, 0.02)
-    lines = metrics.render(stats, registry.Registry(), {"exit": 3, "create": 4}).splitlines()
+    lines = metrics.render(stats, model.Registry(), {"exit": 3, "create": 4}).splitlines()
     assert 'tether_api_requests_total{method="GET",route="/v1/containers/{id}",code="404"} 1' \
         in lines
     assert ('tether_api_request_duration_seconds_bucket{method="GET",'

@@ -1,6 +1,6 @@
 """The client's typed records: attributes, nested records, and the JSON they came from."""
 
-from manager import results
+from manager.client import results
 
 
 STATE = {"id": "web", "status": "running", "pid": 42, "shim_pid": 40, "bundle": "/b",

@@ -2,7 +2,9 @@
 
 import pytest
 
-from manager import bodies, cli, cli_args, spec
+from manager.server import bodies
+from manager.cli import main as cli, checks
+from manager.core import spec
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -73,7 +75,7 @@ def test_default_spec_without_options_is_runc_shaped():
 
 def parse(argv):
     opts = cli.parse_args(argv)
-    cli_args.check(opts)
+    checks.check(opts)
     return opts
 
 

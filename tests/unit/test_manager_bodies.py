@@ -4,8 +4,8 @@ import signal
 
 import pytest
 
-from manager import bodies
-from manager.runtime import parse_signal, runc_message
+from manager.server import bodies
+from manager.spawn.runtime import parse_signal, runc_message
 
 
 @pytest.mark.parametrize("value, expected", [

@@ -2,7 +2,8 @@
 
 import asyncio
 
-from manager import events
+from shim.contract import layout
+from manager.core import events
 
 
 def test_fan_out_and_replay():
@@ -10,7 +11,7 @@ def test_fan_out_and_replay():
         bus = events.EventBus()
         old = bus.emit("exit", "a", time="2026-11-23T00:00:01Z", exit_code=3)
         bus.emit("exit", "b", time="2026-11-23T00:00:00Z", exit_code=4)
-        replaying = bus.subscribe(since_ns=events.state.parse_time("2026-11-23T00:00:01Z"))
+        replaying = bus.subscribe(since_ns=layout.parse_time("2026-11-23T00:00:01Z"))
         first = await replaying.__anext__()
         live = bus.subscribe()
         waiting = asyncio.ensure_future(live.__anext__())

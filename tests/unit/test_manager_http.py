@@ -2,8 +2,8 @@
 
 import pytest
 
-from manager import api, http
-from manager.http import HttpError, body_length, encode_chunk, parse_head
+from manager.server import routes, http
+from manager.server.http import HttpError, body_length, encode_chunk, parse_head
 
 
 def test_parse_head():
@@ -88,13 +88,13 @@ def test_encode_json_no_content():
 
 
 def test_match_route():
-    routes = api.compile_routes(api.ROUTES)
-    assert api.match_route(routes, "GET", "/v1/containers/web") == ("get_container",
-                                                                    {"id": "web"})
-    assert api.match_route(routes, "POST", "/v1/containers/web/exec")[0] == "exec_container"
+    compiled = routes.compile_routes(routes.ROUTES)
+    assert routes.match_route(compiled, "GET", "/v1/containers/web") == ("get_container",
+                                                                       {"id": "web"})
+    assert routes.match_route(compiled, "POST", "/v1/containers/web/exec")[0] == "exec_container"
     with pytest.raises(HttpError) as info:
-        api.match_route(routes, "PUT", "/v1/containers/web")
+        routes.match_route(compiled, "PUT", "/v1/containers/web")
     assert info.value.status == 405
     with pytest.raises(HttpError) as info:
-        api.match_route(routes, "GET", "/v1/containers/web/nope")
+        routes.match_route(compiled, "GET", "/v1/containers/web/nope")
     assert info.value.status == 404

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from manager import events, journal
+from manager.core import events, journal
 
 
 def exit_event(cid, code, when="2026-11-23T00:00:01.000000001Z"):
@@ -90,6 +90,6 @@ def test_a_subscriber_resumes_after_its_last_seq(tmp_path):
 
 @pytest.mark.parametrize("text", ["-1", "x", "1.5", "²", "9" * 21])
 def test_after_must_be_a_seq(text):
-    from manager import bodies
+    from manager.server import bodies
     with pytest.raises(bodies.BadRequest):
         bodies.parse_after({"after": text})

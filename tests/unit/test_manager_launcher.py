@@ -2,8 +2,9 @@
 
 import pytest
 
-from manager import execs, launcher, registry
-from manager.launcher import LaunchError, parse_result
+from manager.core import execs, model
+from manager.spawn import launcher
+from manager.spawn.launcher import LaunchError, parse_result
 
 
 def test_parse_result_ok():
@@ -50,7 +51,7 @@ def test_build_process_from_the_container_process():
 
 
 def test_next_exec_id(tmp):
-    container = registry.Container("c", tmp)
+    container = model.Container("c", tmp)
     assert execs.next_exec_id(container) == "exec-1"
     container.execs["exec-7"] = None
     container.execs["named"] = None

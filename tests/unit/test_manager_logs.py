@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from manager import logs
+from shim.contract import layout
+from manager.core import output
 
 
 @pytest.mark.parametrize("line, expected", [
@@ -17,7 +18,7 @@ from manager import logs
      ("2026-11-23T00:33:29Z", "stdout", False, b" two  spaces ")),
 ])
 def test_parse_record(line, expected):
-    record = logs.parse_record(line)
+    record = output.parse_record(line)
     assert (record.time, record.stream, record.partial, record.data) == expected
 
 
@@ -26,17 +27,17 @@ def test_parse_record(line, expected):
     b"yesterday stdout F x", b"\xff\xfe stdout F x",
 ])
 def test_parse_record_refuses(line):
-    assert logs.parse_record(line) is None
+    assert output.parse_record(line) is None
 
 
 def test_payload_joins_partial_records():
-    parts = [logs.parse_record(b"2026-11-23T00:00:00Z stdout P ab"),
-             logs.parse_record(b"2026-11-23T00:00:00Z stdout F cd")]
+    parts = [output.parse_record(b"2026-11-23T00:00:00Z stdout P ab"),
+             output.parse_record(b"2026-11-23T00:00:00Z stdout F cd")]
     assert b"".join(r.payload() for r in parts) == b"abcd\n"
 
 
 def test_split_lines_keeps_partial_tail():
-    records, rest = logs.split_lines(b"2026-11-23T00:00:00Z stdout F a\n2026-11-23T00:0")
+    records, rest = output.split_lines(b"2026-11-23T00:00:00Z stdout F a\n2026-11-23T00:0")
     assert [r.data for r in records] == [b"a"] and rest == b"2026-11-23T00:0"
 
 
@@ -56,7 +57,7 @@ def test_cursor_reads_rotated_files_in_order_and_follows_rotation(tmp):
     write(os.path.join(tmp, "output.log.1"), b"a")
     write(os.path.join(tmp, "output.log.2"), b"bb")
     write(os.path.join(tmp, "output.log"), b"ccc")
-    cursor = logs.LogCursor(tmp)
+    cursor = output.LogCursor(tmp)
     assert cursor.open_oldest()
     assert datas(cursor.read_new()) == [b"a", b"bb", b"ccc"]
     write(os.path.join(tmp, "output.log"), b"dddd")
@@ -69,7 +70,7 @@ def test_cursor_reads_rotated_files_in_order_and_follows_rotation(tmp):
 def test_cursor_follows_two_rotations_between_reads(tmp):
     log = os.path.join(tmp, "output.log")
     write(log, b"a")
-    cursor = logs.LogCursor(tmp)
+    cursor = output.LogCursor(tmp)
     assert cursor.open(at_end=False) and datas(cursor.read_new()) == [b"a"]
     write(log, b"b")
     os.rename(log, log + ".1")
@@ -83,7 +84,7 @@ def test_cursor_follows_two_rotations_between_reads(tmp):
 def test_cursor_whose_file_expired_goes_on_with_the_oldest_kept(tmp):
     log = os.path.join(tmp, "output.log")
     write(log, b"a")
-    cursor = logs.LogCursor(tmp)
+    cursor = output.LogCursor(tmp)
     assert cursor.open(at_end=True)
     os.rename(log, log + ".1")
     write(log, b"b")
@@ -97,7 +98,7 @@ def test_cursor_whose_file_expired_goes_on_with_the_oldest_kept(tmp):
 def test_cursor_waits_between_the_rename_and_the_new_file(tmp):
     log = os.path.join(tmp, "output.log")
     write(log, b"a")
-    cursor = logs.LogCursor(tmp)
+    cursor = output.LogCursor(tmp)
     assert cursor.open(at_end=False) and datas(cursor.read_new()) == [b"a"]
     os.rename(log, log + ".1")
     assert datas(cursor.read_new()) == []
@@ -108,7 +109,7 @@ def test_cursor_waits_between_the_rename_and_the_new_file(tmp):
 
 def test_cursor_reads_in_bounded_chunks(tmp):
     write(os.path.join(tmp, "output.log"), *[b"x" * 40] * 50)
-    cursor = logs.LogCursor(tmp)
+    cursor = output.LogCursor(tmp)
     cursor.open_oldest()
     first, at_end = cursor.read_new(limit=1000)
     assert not at_end and 0 < len(first) < 50
@@ -128,14 +129,14 @@ def test_follow_log_tail_keeps_only_the_last_records(tmp):
     write(os.path.join(tmp, "output.log"), b"ccc", b"dddd")
 
     async def collect():
-        return [r.data async for r in logs.follow_log(tmp, True, lambda: True, None, tail=3)]
+        return [r.data async for r in output.follow_log(tmp, True, lambda: True, None, tail=3)]
     assert asyncio.run(collect()) == [b"bb", b"ccc", b"dddd"]
 
 
 def test_select_records_since_and_tail():
-    records = [logs.parse_record(b"2026-11-23T00:00:0%dZ stdout F %d" % (i, i))
+    records = [output.parse_record(b"2026-11-23T00:00:0%dZ stdout F %d" % (i, i))
                for i in range(5)]
-    since = logs.state.parse_time("2026-11-23T00:00:02Z")
-    assert [r.data for r in logs.select_records(records, since_ns=since)] == [b"2", b"3", b"4"]
-    assert [r.data for r in logs.select_records(records, tail=2)] == [b"3", b"4"]
-    assert logs.select_records(records, tail=0) == []
+    since = layout.parse_time("2026-11-23T00:00:02Z")
+    assert [r.data for r in output.select_records(records, since_ns=since)] == [b"2", b"3", b"4"]
+    assert [r.data for r in output.select_records(records, tail=2)] == [b"3", b"4"]
+    assert output.select_records(records, tail=0) == []

@@ -9,9 +9,9 @@ import os
 
 import pytest
 
-from manager import scan
-from manager.scan import Facts
-from shim import state
+from manager.core import scan
+from manager.core.scan import Facts
+from shim.contract import layout
 
 
 @pytest.mark.parametrize("facts, expected", [
@@ -32,28 +32,28 @@ def write(path, data):
 
 
 def live_shim_pid():
-    return state.dump_json({"pid": os.getpid(), "starttime": state.proc_starttime(os.getpid())})
+    return layout.dump_json({"pid": os.getpid(), "starttime": layout.proc_starttime(os.getpid())})
 
 
 def test_scan_removes_never_started_exec_but_keeps_its_container(tmp):
-    write(os.path.join(tmp, "c", state.CONTAINER_JSON), b'{"id": "c"}')
-    write(os.path.join(tmp, "c", "init", state.SHIM_PID), live_shim_pid())
+    write(os.path.join(tmp, "c", layout.CONTAINER_JSON), b'{"id": "c"}')
+    write(os.path.join(tmp, "c", "init", layout.SHIM_PID), live_shim_pid())
     write(os.path.join(tmp, "c", "x1", "spec.json"), b"{}")
     found = scan.scan_containers(tmp)
     assert [c.id for c in found] == ["c"] and list(found[0].processes) == ["init"]
-    assert sorted(os.listdir(os.path.join(tmp, "c"))) == [state.CONTAINER_JSON, "init"]
+    assert sorted(os.listdir(os.path.join(tmp, "c"))) == [layout.CONTAINER_JSON, "init"]
 
 
 def test_scan_removes_container_whose_init_never_started(tmp):
-    write(os.path.join(tmp, "c", state.CONTAINER_JSON), b'{"id": "c"}')
-    write(os.path.join(tmp, "d", state.CONTAINER_JSON), b'{"id": "d"}')
+    write(os.path.join(tmp, "c", layout.CONTAINER_JSON), b'{"id": "c"}')
+    write(os.path.join(tmp, "d", layout.CONTAINER_JSON), b'{"id": "d"}')
     os.makedirs(os.path.join(tmp, "d", "init"))
     assert scan.scan_containers(tmp) == []
     assert os.listdir(tmp) == []
 
 
 def test_scan_keeps_a_torn_shim_pid_for_delete_force(tmp):
-    write(os.path.join(tmp, "c", state.CONTAINER_JSON), b'{"id": "c"}')
-    write(os.path.join(tmp, "c", "init", state.SHIM_PID), b'{"pid": 1')
+    write(os.path.join(tmp, "c", layout.CONTAINER_JSON), b'{"id": "c"}')
+    write(os.path.join(tmp, "c", "init", layout.SHIM_PID), b'{"pid": 1')
     found = scan.scan_containers(tmp)
     assert found[0].processes["init"].verdict == scan.BROKEN

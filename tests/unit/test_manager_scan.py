@@ -4,9 +4,9 @@ import os
 
 import pytest
 
-from manager import scan
-from manager.scan import BROKEN, EXITED, RUNNING, SHIM_LOST, Facts, classify
-from shim import state
+from manager.core import scan
+from manager.core.scan import BROKEN, EXITED, RUNNING, SHIM_LOST, Facts, classify
+from shim.contract import layout
 
 
 @pytest.mark.parametrize("shim_pid, shim_alive, exit_status, expected", [
@@ -29,23 +29,23 @@ def make_proc_dir(tmp, name="init", shim=None, exit_status=None):
     path = os.path.join(tmp, "c1", name)
     os.makedirs(path)
     if shim is not None:
-        with open(os.path.join(path, state.SHIM_PID), "w") as f:
+        with open(os.path.join(path, layout.SHIM_PID), "w") as f:
             f.write(shim)
     if exit_status is not None:
-        with open(os.path.join(path, state.EXIT_STATUS), "w") as f:
+        with open(os.path.join(path, layout.EXIT_STATUS), "w") as f:
             f.write(exit_status)
     return path
 
 
 def test_gather_running_shim_is_our_own_process(tmp):
-    me = {"pid": os.getpid(), "starttime": state.proc_starttime(os.getpid())}
-    path = make_proc_dir(tmp, shim=state.dump_json(me).decode())
+    me = {"pid": os.getpid(), "starttime": layout.proc_starttime(os.getpid())}
+    path = make_proc_dir(tmp, shim=layout.dump_json(me).decode())
     assert scan.ProcessScan(path).gather().verdict == RUNNING
 
 
 def test_gather_reused_pid_is_shim_lost(tmp):
-    other = {"pid": os.getpid(), "starttime": state.proc_starttime(os.getpid()) + 1}
-    path = make_proc_dir(tmp, shim=state.dump_json(other).decode())
+    other = {"pid": os.getpid(), "starttime": layout.proc_starttime(os.getpid()) + 1}
+    path = make_proc_dir(tmp, shim=layout.dump_json(other).decode())
     assert scan.ProcessScan(path).gather().verdict == SHIM_LOST
 
 
@@ -64,8 +64,8 @@ def test_gather_exited(tmp):
 
 def test_scan_skips_hidden_and_invalid_names(tmp):
     # A shim recorded itself: an empty process directory is discarded (never started).
-    me = {"pid": os.getpid(), "starttime": state.proc_starttime(os.getpid())}
-    make_proc_dir(tmp, shim=state.dump_json(me).decode())
+    me = {"pid": os.getpid(), "starttime": layout.proc_starttime(os.getpid())}
+    make_proc_dir(tmp, shim=layout.dump_json(me).decode())
     os.makedirs(os.path.join(tmp, ".deleted-c2-1-2", "init"))
     os.makedirs(os.path.join(tmp, "bad name"))
     found = scan.scan_containers(tmp)

@@ -6,7 +6,7 @@ import signal
 
 import pytest
 
-from manager import spawner
+from manager.spawn import helper_client
 
 
 def run(scenario):
@@ -15,7 +15,7 @@ def run(scenario):
 
 def test_commands_answer_status_and_both_streams():
     async def scenario():
-        helper = spawner.Spawner()
+        helper = helper_client.Spawner()
         await helper.start()
         try:
             return await asyncio.gather(
@@ -28,7 +28,7 @@ def test_commands_answer_status_and_both_streams():
 
 def test_a_missing_binary_and_a_timeout_are_errors():
     async def scenario():
-        helper = spawner.Spawner()
+        helper = helper_client.Spawner()
         await helper.start()
         try:
             with pytest.raises(OSError, match="No such file"):
@@ -42,7 +42,7 @@ def test_a_missing_binary_and_a_timeout_are_errors():
 
 def test_a_killed_helper_is_started_again_and_a_closed_one_refuses():
     async def scenario():
-        helper = spawner.Spawner()
+        helper = helper_client.Spawner()
         await helper.start()
         first = helper.process.pid
         helper.process.kill()
@@ -53,7 +53,7 @@ def test_a_killed_helper_is_started_again_and_a_closed_one_refuses():
         assert await helper.run(["true"], 10) == (0, b"", b"")
         assert helper.process.pid != first
         await helper.close()
-        with pytest.raises(spawner.SpawnerGone):
+        with pytest.raises(helper_client.SpawnerGone):
             await helper.run(["true"], 10)
     run(scenario)
 
@@ -62,7 +62,7 @@ def test_a_request_in_flight_when_the_helper_dies_fails_and_is_not_run_again(tmp
     marker = tmp_path / "runs"
 
     async def scenario():
-        helper = spawner.Spawner()
+        helper = helper_client.Spawner()
         await helper.start()
         script = f"echo $$ >> {marker}; exec sleep 30"
         running = asyncio.ensure_future(helper.run(["sh", "-c", script], 60))
@@ -71,7 +71,7 @@ def test_a_request_in_flight_when_the_helper_dies_fails_and_is_not_run_again(tmp
                 break
             await asyncio.sleep(0.01)
         helper.process.kill()
-        with pytest.raises(spawner.SpawnerLost):
+        with pytest.raises(helper_client.SpawnerLost):
             await running
         await helper.close()
     run(scenario)

@@ -4,7 +4,7 @@ import asyncio
 import os
 import struct
 
-from manager import watch
+from manager.core import watch
 
 
 def record(wd, mask, name=b""):

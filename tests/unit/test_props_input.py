@@ -11,8 +11,10 @@ import signal
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from manager import bodies, http, runtime
-from shim import config, crilog, state
+from manager.server import bodies, http
+from manager.spawn import runtime
+from shim import config, crilog
+from shim.contract import layout
 
 SETTINGS = settings(max_examples=150, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -32,10 +34,10 @@ NASTY_TEXT = st.one_of(
 @given(NASTY_TEXT)
 def test_ids_never_escape_the_root(value):
     try:
-        path = state.process_dir(ROOT, value, value)
+        path = layout.process_dir(ROOT, value, value)
     except ValueError:
         return
-    assert state.ID_RE.fullmatch(value) and len(value) <= 64
+    assert layout.ID_RE.fullmatch(value) and len(value) <= 64
     assert not set(value) & {"/", "\0", "\n"} and value not in (".", "..")
     assert os.path.normpath(path) == path and path.startswith(ROOT + "/containers/")
 
@@ -70,7 +72,7 @@ def test_request_bodies_parse_or_give_bad_request(body):
             assert str(err) and "\n" not in str(err).strip()
             continue
         if parse is bodies.parse_create:
-            state.validate_id(parsed["id"])
+            layout.validate_id(parsed["id"])
 
 
 @SETTINGS
@@ -150,7 +152,7 @@ def test_shim_integer_flags_parse_or_give_a_config_error(text):
 @SETTINGS
 @given(st.binary(max_size=2000), st.sampled_from([b"stdout", b"stderr"]))
 def test_log_framing_keeps_every_byte(data, stream):
-    stamp = state.format_time(1_700_000_000_123_456_789).encode()
+    stamp = layout.format_time(1_700_000_000_123_456_789).encode()
     framed = b"".join(crilog.frame_chunk(stream, data, stamp))
     assert framed == b"".join(crilog.frame_records(stream, data, stamp))
     out = bytearray()

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from shim import cjson
+from shim.contract import cjson
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Each costs 0.5-1.1 MB of private memory in every shim (bench/CHANGES.md).
@@ -15,7 +15,9 @@ HEAVY = ("json", "re", "signal", "enum", "selectors", "collections", "daemon", "
 PROBE = """
 import sys
 sys.path[:0] = [%r]
-from shim import __main__, config, detach, result, service, shimlog, spawn, stdio
+from shim import __main__, config, detach, shimlog, spawn, stdio
+from shim.contract import startup
+from shim import supervisor
 print(" ".join(m for m in %r if m in sys.modules))
 """ % (REPO, HEAVY)
 

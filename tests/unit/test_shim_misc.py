@@ -4,7 +4,8 @@ import errno
 
 import pytest
 
-from shim import control, native, oom, reaper, result
+from shim import control, native, oom, reaper
+from shim.contract import startup
 
 
 @pytest.mark.parametrize("line,expected", [
@@ -89,8 +90,8 @@ def test_reaper_remembers_unclaimed_exits_and_routes_watched_ones():
     (b"garbage", False, 125),
 ])
 def test_parse_and_print_result(line, ok, code, capsys):
-    parsed = result.parse_result(line)
+    parsed = startup.parse_result(line)
     assert parsed["ok"] is ok
-    assert result.print_result(parsed) == code
+    assert startup.print_result(parsed) == code
     out, err = capsys.readouterr()
     assert (out.startswith("shim 1 container 2") if ok else err.startswith("tether-shim: "))

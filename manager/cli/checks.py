@@ -1,0 +1,173 @@
+"""Check and convert the CLI's arguments before any request is made (pure functions).
+
+re and signal are imported by the checks that need them: every command imports
+this module, and they cost ~12 ms and ~5 ms (enum) to the others.
+"""
+
+from shim.contract import layout
+
+DURATION_PATTERN = r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h|d)"
+_UNIT_NS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
+            "h": 3600 * 10**9, "d": 86400 * 10**9}
+
+
+def parse_signal(text):
+    """Return the number of signal TEXT (TERM, SIGTERM, term or 15); ValueError if unknown."""
+    import signal
+    if text.isdigit():
+        number = int(text)
+        if 1 <= number <= signal.SIGRTMAX:
+            return number
+        raise ValueError(f"invalid signal {text!r}: numbers run from 1 to {int(signal.SIGRTMAX)}")
+    name = text.upper()
+    name = name if name.startswith("SIG") else "SIG" + name
+    try:
+        return int(signal.Signals[name])
+    except KeyError:
+        raise ValueError(f"invalid signal {text!r}: not a signal name or number") from None
+
+
+def parse_env(items):
+    """Return ITEMS (K=V strings) after checking their shape."""
+    for item in items:
+        if "=" not in item or item.startswith("="):
+            raise ValueError(f"invalid --env {item!r}: expected K=V")
+    return list(items)
+
+
+def parse_labels(items):
+    """Return the labels dict of ITEMS (K=V strings)."""
+    labels = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"invalid --label {item!r}: expected K=V")
+        labels[key] = value
+    return labels
+
+
+def parse_duration_ns(text):
+    """Return nanoseconds of a duration such as 90s, 10m, 1h30m; ValueError if malformed."""
+    import re
+    pos, total = 0, 0
+    for m in re.finditer(DURATION_PATTERN, text):
+        if m.start() != pos:
+            break
+        total += int(float(m.group(1)) * _UNIT_NS[m.group(2)])
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise ValueError(f"invalid duration {text!r}")
+    return total
+
+
+def parse_since(text, now_ns):
+    """Return --since TEXT as RFC 3339: a timestamp as given, or NOW_NS minus a duration."""
+    try:
+        return layout.format_time(layout.parse_time(text))
+    except ValueError:
+        pass
+    try:
+        return layout.format_time(now_ns - parse_duration_ns(text))
+    except ValueError:
+        raise ValueError(f"invalid --since {text!r}: expected an RFC 3339 UTC time "
+                         "(2026-11-23T00:33:29Z) or a duration (10m, 1h30m)") from None
+
+
+def parse_count(text, what, minimum=0):
+    """Return TEXT as an integer >= MINIMUM; ValueError naming WHAT otherwise."""
+    if not (text.isascii() and text.isdigit()) or int(text) < minimum:
+        raise ValueError(f"invalid {what} {text!r}: expected an integer >= {minimum}")
+    return int(text)
+
+
+def check(opts):
+    """Validate and convert the options of any command in place; ValueError if bad."""
+    if getattr(opts, "id", None) is not None:
+        layout.validate_id(opts.id, "container id")
+    if getattr(opts, "exec_id", None) is not None:
+        layout.validate_id(opts.exec_id, "exec id")
+        if opts.exec_id == layout.INIT:
+            raise ValueError("invalid exec id 'init': reserved for the init process")
+    if hasattr(opts, "env"):
+        opts.env = parse_env(opts.env)
+    if hasattr(opts, "label"):
+        opts.labels = parse_labels(opts.label)
+    if hasattr(opts, "mount"):
+        opts.spec = parse_spec_options(opts)
+    CHECKS.get(opts.command, lambda _opts: None)(opts)
+
+
+def parse_spec_options(opts):
+    """Return the config.json options of OPTS (default_spec's keywords)."""
+    from manager.core import spec
+    return {"user": spec.parse_user(opts.user) if opts.user else None,
+            "hostname": parse_hostname(opts.hostname) if opts.hostname else None,
+            "memory": spec.parse_memory(opts.memory) if opts.memory else None,
+            "cpus": spec.parse_cpus(opts.cpus) if opts.cpus else None,
+            "pids_limit": parse_count(opts.pids_limit, "--pids-limit", 1)
+            if opts.pids_limit else None,
+            "mounts": [spec.parse_mount(m) for m in opts.mount], "net": opts.net}
+
+
+def parse_hostname(text):
+    """Return TEXT if it is a valid hostname; ValueError otherwise."""
+    if not 0 < len(text) <= 64 or not all(c.isalnum() or c in "-." for c in text):
+        raise ValueError(f"invalid --hostname {text!r}: expected letters, digits, '-' and '.'")
+    return text
+
+
+def spec_options_given(spec_opts):
+    """Return the flags among the config.json options that were given."""
+    return [k for k, v in spec_opts.items() if v not in (None, [])]
+
+
+def check_create(opts):
+    """Check the process source of create and run."""
+    if opts.bundle and opts.args:
+        raise ValueError("ARGS need --rootfs: with --bundle the bundle's config.json is used")
+    if opts.bundle and (opts.env or opts.cwd):
+        raise ValueError("--env and --cwd need --rootfs: with --bundle the bundle's "
+                         "config.json is used")
+    given = spec_options_given(opts.spec)
+    if opts.bundle and given:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ValueError(f"{flags} need --rootfs: with --bundle the bundle's config.json is "
+                         "used (tether spec prints one to edit)")
+
+
+def check_exec(opts):
+    """Check that exec has a command."""
+    if not opts.args:
+        raise ValueError("missing the command to run: tether exec ID -- ARGS...")
+
+
+def check_kill(opts):
+    """Convert the signal to its number."""
+    opts.signal = parse_signal(opts.signal)
+
+
+def check_logs(opts):
+    """Convert --tail and --since."""
+    if opts.tail is not None:
+        opts.tail = parse_count(opts.tail, "--tail")
+    if opts.since is not None:
+        opts.since = parse_since(opts.since, layout.now_ns())
+
+
+def check_events(opts):
+    """Convert --since and --after."""
+    if opts.since is not None:
+        opts.since = parse_since(opts.since, layout.now_ns())
+    if opts.after is not None:
+        opts.after = parse_count(opts.after, "--after")
+
+
+def check_resize(opts):
+    """Convert COLS and ROWS."""
+    opts.cols = parse_count(opts.cols, "COLS", 1)
+    opts.rows = parse_count(opts.rows, "ROWS", 1)
+
+
+CHECKS = {"create": check_create, "run": check_create, "exec": check_exec,
+          "kill": check_kill, "logs": check_logs, "events": check_events,
+          "resize": check_resize}

@@ -1,0 +1,58 @@
+"""The start-up result: one JSON line for whoever started the shim.
+
+{"ok": true, "shim_pid": N, "pid": N} or {"ok": false, "exit_code": 125|126|127, "error": "..."}
+"""
+
+import os
+import sys
+
+from shim.contract import cjson, layout
+
+EXIT_FAILED = 125
+
+
+def success(shim_pid, pid):
+    """Return the result of a successful start-up."""
+    return {"ok": True, "shim_pid": shim_pid, "pid": pid}
+
+
+def failure(message, exit_code=EXIT_FAILED):
+    """Return the result of a failed start-up."""
+    return {"ok": False, "exit_code": exit_code, "error": str(message)}
+
+
+def send_result(fds, result, close=True):
+    """Write RESULT as one JSON line to each fd of FDS; close them if CLOSE."""
+    line = layout.dump_json(result)
+    for fd in fds:
+        if fd is None:
+            continue
+        try:
+            os.write(fd, line)
+            if close:
+                os.close(fd)
+        except OSError:
+            pass  # the starter went away; the shim carries on regardless
+
+
+def parse_result(line):
+    """Parse a result line; a missing or garbled one is a failure."""
+    try:
+        result = cjson.loads(line)
+    except ValueError:
+        result = None
+    if not isinstance(result, dict) or "ok" not in result:
+        return failure("start shim: it exited during start-up without reporting a result")
+    return result
+
+
+def print_result(result):
+    """Print RESULT as a person wants to read it; return the exit status for it."""
+    if result.get("ok"):
+        sys.stdout.write(f"shim {result.get('shim_pid')} container {result.get('pid')}\n")
+        sys.stdout.flush()
+        return 0
+    sys.stderr.write(f"tether-shim: {result.get('error')}\n")
+    sys.stderr.flush()
+    code = result.get("exit_code")
+    return code if isinstance(code, int) and 0 < code < 256 else EXIT_FAILED
