@@ -269,6 +269,15 @@ def cgroup_dirs(relative):
     return found
 
 
+def memory_limit(relative):
+    """Return the memory limit in bytes of cgroup RELATIVE (cgroup v1 or v2)."""
+    v1 = os.path.join(CGROUP_FS, "memory", relative.lstrip("/"), "memory.limit_in_bytes")
+    path = v1 if os.path.exists(v1) else os.path.join(CGROUP_FS, relative.lstrip("/"),
+                                                      "memory.max")
+    with open(path) as f:
+        return int(f.read())
+
+
 def remove_cgroups(relative):
     """Remove cgroup RELATIVE and every cgroup below it, deepest first (all must be empty)."""
     for top in cgroup_dirs(relative):
