@@ -158,6 +158,7 @@ RUNC_OPTIONS = Message("containerd.runc.v1.Options", [
     (4, "io_uid", "uint32"), (5, "io_gid", "uint32"), (6, "binary_name", "string"),
     (7, "root", "string"), (8, "criu_path", "string"), (9, "systemd_cgroup", "bool"),
     (10, "criu_image_path", "string"), (11, "criu_work_path", "string")])
+PROCESS_DETAILS = Message("containerd.runc.v1.ProcessDetails", [(1, "exec_id", "string")])
 
 PROCESS_SPEC_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process"
 RESOURCES_URL = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources"

@@ -1,0 +1,66 @@
+"""Where a task's serving process and state live: one group per pod, or per namespace.
+
+A group is the set of tasks one serving process serves: the tasks of one pod
+(the `io.kubernetes.cri.sandbox-id` annotation, as containerd-shim-runc-v2
+groups them) or, without the annotation, every task of the namespace. Its
+directory is the root of one Tether core (containers/, runc/):
+
+    BASE/NAMESPACE/GROUP/       BASE: $TETHER_CONTAINERD_ROOT or /run/tether-containerd
+        containers/ID/init ...  the core's process directories (the shims' contract)
+        runc/                   runc's --root
+        pending/ID              `start` answered for ID, Create not seen yet
+        start.lock              flock: `start` and the serving process's exit decision
+        serve.log               the serving process's log
+    BASE/s/HASH.sock            the group's ttrpc socket (short: sun_path is 108 bytes)
+"""
+
+import hashlib
+import json
+import os
+
+BASE_ENV = "TETHER_CONTAINERD_ROOT"
+DEFAULT_BASE = "/run/tether-containerd"
+SANDBOX_ANNOTATION = "io.kubernetes.cri.sandbox-id"
+SHARED = "shared"
+
+
+def base_dir():
+    """Return the base directory of every group."""
+    return os.path.abspath(os.environ.get(BASE_ENV) or DEFAULT_BASE)
+
+
+def group_name(bundle):
+    """Return the group of the task in BUNDLE: pod-SANDBOX, or the namespace's shared group."""
+    try:
+        with open(os.path.join(bundle, "config.json"), "rb") as f:
+            spec = json.load(f)
+    except (OSError, ValueError):
+        return SHARED
+    annotations = spec.get("annotations") if isinstance(spec, dict) else None
+    sandbox = annotations.get(SANDBOX_ANNOTATION) if isinstance(annotations, dict) else None
+    if isinstance(sandbox, str) and sandbox and sandbox.isalnum():
+        return "pod-" + sandbox[:64]
+    return SHARED
+
+
+def check_namespace(namespace):
+    """Raise ValueError unless NAMESPACE is a safe directory name (containerd's rule)."""
+    if not namespace or namespace.startswith(".") or "/" in namespace or len(namespace) > 76:
+        raise ValueError(f"invalid namespace {namespace!r}")
+
+
+def group_root(namespace, group):
+    """Return the directory of GROUP in NAMESPACE."""
+    check_namespace(namespace)
+    return os.path.join(base_dir(), namespace, group)
+
+
+def socket_path(root, containerd_address):
+    """Return the ttrpc socket of the group at ROOT serving containerd at CONTAINERD_ADDRESS."""
+    digest = hashlib.sha256(f"{root}\0{containerd_address}".encode()).hexdigest()[:32]
+    return os.path.join(base_dir(), "s", digest + ".sock")
+
+
+def pending_path(root, task_id):
+    """Return the marker of a task `start` answered for and Create did not yet see."""
+    return os.path.join(root, "pending", task_id)

@@ -1,0 +1,179 @@
+"""The serving process: one Tether core for a group of tasks, its Task API on ttrpc.
+
+Started by `start` with the listening socket inherited (-listen-fd). It builds
+the core the way the manager daemon does (model, tracker, exit watch, spawner
+with its zygote), without the HTTP server, and no event journal: containerd
+keeps the record. Core events are forwarded to containerd in the core's order
+(create, start, exit, delete) by one subscription (events_loop). It exits
+when containerd's Shutdown finds no task left and no `start` pending; the
+shims and containers never depend on it.
+"""
+
+import asyncio
+import fcntl
+import logging
+import os
+import signal
+import socket
+import sys
+
+from shim.contract import layout
+
+from manager.containerd import groups, messages, publisher, task, ttrpc
+from manager.core import events, model, scan, service, tracker, watch
+from manager.spawn import helper_client, runtime
+
+log = logging.getLogger("tether.containerd.serve")
+
+
+class Server:
+    """The serving process's parts, wired."""
+
+    def __init__(self, root, namespace, ttrpc_address, listener):
+        self.root = root
+        self.namespace = namespace
+        self.listener = listener
+        self.registry = model.Registry()
+        self.bus = events.EventBus()
+        self.changes = watch.LogChanges()
+        self.tracker = tracker.Tracker(self.registry, self.bus, self.changes)
+        self.service = service.Service(root, os.path.join(root, "runc"), self.registry,
+                                       self.bus, self.tracker)
+        self.exits = watch.ExitWatch(layout.containers_dir(root), self.tracker.on_exit_status,
+                                     self.tracker.on_overflow)
+        self.spawner = helper_client.Spawner()
+        self.publisher = publisher.Publisher(ttrpc_address, namespace)
+        self.tasks = task.TaskService(self.service, self.changes, root, namespace,
+                                      self.publisher, self.request_exit)
+        self.server = ttrpc.Server(self.tasks.handlers())
+        self.stopping = asyncio.Event()
+
+    async def start(self):
+        """Watch, reattach what the root holds, then serve."""
+        os.makedirs(layout.containers_dir(self.root), layout.ROOT_MODE, exist_ok=True)
+        self.exits.start()
+        self.changes.start()
+        for cscan in scan.scan_containers(layout.containers_dir(self.root)):
+            try:
+                self.tracker.adopt(cscan)
+            except (OSError, layout.StateError) as err:
+                log.error("reattach %s: %s", cscan.dir, err)
+        self.subscription = self.bus.subscribe()
+        self.forwarding = asyncio.ensure_future(self.events_loop())
+        self.publisher.start()
+        runtime.SPAWNER = self.spawner
+        await self.server.listen_fd(self.listener)
+        asyncio.ensure_future(self._start_spawner())
+
+    async def _start_spawner(self):
+        try:
+            await self.spawner.ensure_started()
+        except helper_client.SpawnerGone as err:
+            log.warning("%s (runtime commands run directly)", err)
+
+    async def events_loop(self):
+        """Forward each core event to containerd as its task event."""
+        async for event in self.subscription:
+            try:
+                forward_event(self.tasks, self.publisher, event)
+            except Exception:  # one odd event must not stop the others
+                log.exception("forward event %s", event)
+
+    def request_exit(self):
+        """Containerd's Shutdown found no task: exit unless a `start` is pending."""
+        lock_fd = os.open(os.path.join(self.root, "start.lock"),
+                          os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        try:
+            if self.tasks.tasks or os.listdir(os.path.join(self.root, "pending")):
+                os.close(lock_fd)
+                return
+            # Under the lock: a `start` after this sees no socket and starts a new process.
+            try:
+                os.unlink(self.listener.getsockname())
+            except (FileNotFoundError, OSError):
+                pass
+        except OSError:
+            pass
+        self.lock_fd = lock_fd
+        self.stopping.set()
+
+    async def stop(self):
+        """Deliver pending events, stop serving."""
+        await self.publisher.drain(2.0)
+        await self.server.close()
+        await self.publisher.close()
+        runtime.SPAWNER = None
+        await self.spawner.close()
+        for proc in self.registry.all_processes():
+            watch.unwatch_shim(proc)
+        self.exits.close()
+        self.changes.close()
+
+
+def forward_event(tasks, pub, event):
+    """Publish the containerd event of core EVENT (a dict from the core's bus)."""
+    cid, exec_id, kind = event["id"], event.get("exec_id"), event["type"]
+    when = messages.timestamp_ns(layout.parse_time(event["time"]))
+    entry = tasks.tasks.get(cid)
+    if kind == "create":
+        record = entry.records[None] if entry else None
+        io = {"stdin": record.stdin, "stdout": record.stdout, "stderr": record.stderr,
+              "terminal": record.terminal} if record else {}
+        pub.publish("TaskCreate", {"container_id": cid, "bundle": entry.bundle if entry else "",
+                                   "rootfs": entry.rootfs if entry else [], "io": io,
+                                   "pid": event.get("pid") or 0}, when)
+    elif kind == "start":
+        if exec_id:
+            pub.publish("TaskExecStarted", {"container_id": cid, "exec_id": exec_id,
+                                            "pid": event.get("pid") or 0}, when)
+        else:
+            pub.publish("TaskStart", {"container_id": cid, "pid": event.get("pid") or 0}, when)
+    elif kind in ("exit", "shim-lost"):
+        proc = process_of(tasks, cid, exec_id)
+        pub.publish("TaskExit", {
+            "container_id": cid, "id": exec_id or cid, "pid": (proc.pid if proc else 0) or 0,
+            "exit_status": event.get("exit_code", 255) if kind == "exit" else 255,
+            "exited_at": when}, when)
+    elif kind == "oom":
+        pub.publish("TaskOOM", {"container_id": cid}, when)
+    elif kind == "delete":
+        proc = process_of(tasks, cid, None)
+        exit_info = task.exit_of(proc)
+        pub.publish("TaskDelete", {"container_id": cid, "id": cid, **exit_info}, when)
+    elif kind in ("pause", "resume"):
+        pub.publish("TaskPaused" if kind == "pause" else "TaskResumed", {"container_id": cid},
+                    when)
+
+
+def process_of(tasks, cid, exec_id):
+    """Return the core process CID/EXEC_ID, or None if it is gone."""
+    try:
+        return tasks.service.registry.get(cid).process(exec_id)
+    except (AttributeError, KeyError):
+        return None
+
+
+async def serve(root, namespace, ttrpc_address, listener):
+    """Run the serving process until Shutdown (or SIGTERM)."""
+    loop = asyncio.get_running_loop()
+    server = Server(root, namespace, ttrpc_address, listener)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, server.stopping.set)
+    await server.start()
+    await server.stopping.wait()
+    await server.stop()
+
+
+def run(flags):
+    """The `serve` action (internal: started by `start`); return the exit status."""
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if flags.get("debug")
+                        else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    listener = socket.socket(fileno=int(flags["listen-fd"]))
+    listener.setblocking(False)
+    root = flags.get("root") or groups.group_root(flags["namespace"], groups.SHARED)
+    ttrpc_address = os.environ.get("TTRPC_ADDRESS") or flags.get("address", "") + ".ttrpc"
+    os.chdir("/")
+    asyncio.run(serve(root, flags["namespace"], ttrpc_address, listener))
+    return 0
