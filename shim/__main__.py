@@ -1,7 +1,8 @@
 """tether-shim: own one container process; main reads as its steps.
 
 parse -> load the process spec -> detach (the invoker waits for the result)
--> prepare files -> create -> start -> report -> serve until exit -> exitStatus.
+-> choose the driver (runc or native) -> prepare files -> create -> start
+-> report -> serve until the exit -> record it (exitStatus) -> drain the output.
 """
 
 import os
@@ -47,7 +48,7 @@ def zygote():
     import socket
     from shim import detach, oom, proctitle, shimlog, spawn
     from shim.contract import cjson
-    from shim import supervisor  # noqa: F401
+    from shim import runc_driver, supervisor  # noqa: F401
     libc = supervisor.load_libc()  # ctypes, for the subreaper flag and the title of each shim
     sock = socket.socket(fileno=int(sys.argv[1]))
     proctitle.set_title(libc, ["tether-shim", "--zygote"])
@@ -133,7 +134,7 @@ def run_shim(cfg, process, result_fds, foreground=False):
         if fd is not None:
             os.set_inheritable(fd, False)  # never into the runtime or the container
     log = shimlog.ShimLog(to_stderr=foreground)
-    shim = supervisor.Shim(cfg, process, log)
+    shim = supervisor.Shim(cfg, process, log, choose_driver(cfg))
     try:
         shim.prepare()
         shim.create()
@@ -144,19 +145,45 @@ def run_shim(cfg, process, result_fds, foreground=False):
     except Exception as err:  # any other failure must still reach the starter
         return fail_start(shim, log, f"start {cfg.id}: {err}", startup.EXIT_FAILED, result_fds,
                           foreground, trace=True)
+    report_started(shim, log, result_fds, foreground)
+    code = serve(shim, log)
+    log.close()
+    return code if foreground else 0
+
+
+def choose_driver(cfg):
+    """Return the driver class of cfg.runtime: native forks on the host, else an OCI runtime."""
+    if cfg.runtime == "native":
+        from shim.native_driver import NativeDriver
+        return NativeDriver
+    from shim.runc_driver import RuncDriver
+    return RuncDriver
+
+
+def report_started(shim, log, result_fds, foreground):
+    """Send the start-up result (shim pid, process pid) to RESULT_FDS."""
     started = startup.success(os.getpid(), shim.pid)
     startup.send_result(result_fds, started)
     if foreground:
         startup.print_result(started)
     log("info", "start-up reported", **started)
+
+
+def serve(shim, log):
+    """Serve until the exit, record it (exitStatus first), drain; return the exit code."""
     try:
-        code = shim.serve()
+        try:
+            shim.serve()
+        finally:
+            shim.record_exit()
+        shim.drain()
+        shim.close()
+        log("info", "shim exiting")
     except Exception:  # nobody sees the daemon's stderr: leave the reason in shim.log
         import traceback
         log("error", "shim failed while serving", traceback=traceback.format_exc())
         raise
-    log.close()
-    return code if foreground else 0
+    return shim.exit_code()
 
 
 def fail_start(shim, log, message, exit_code, result_fds, foreground, trace=False):

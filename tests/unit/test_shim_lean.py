@@ -17,7 +17,7 @@ import sys
 sys.path[:0] = [%r]
 from shim import __main__, config, detach, shimlog, spawn, stdio
 from shim.contract import startup
-from shim import supervisor
+from shim import supervisor, process_io, runc_driver, native_driver
 print(" ".join(m for m in %r if m in sys.modules))
 """ % (REPO, HEAVY)
 
