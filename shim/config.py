@@ -1,47 +1,11 @@
-"""Parse the shim's command line and load the process spec it runs.
-
-A small table-driven parser instead of argparse: the shim is long-lived and
-argparse (with gettext) costs ~0.4 MB per process (../shared/FACTS.md).
-"""
+"""Check the shim's command line (parsed by shim.contract.argv) and load its process spec."""
 
 import os
 
-from shim.contract import cjson, layout
+from shim.contract import argv as argv_table, cjson, layout
+from shim.contract.argv import OPTIONS, HelpRequested  # noqa: F401 (shim.__main__ catches it)
 
 USAGE = "usage: tether-shim --id ID --bundle DIR --state-dir DIR [options]"
-
-# (flag, attribute, kind, metavar, help); kind is "flag", "str", "int" or "size".
-OPTIONS = (
-    ("--id", "id", "str", "ID", "container id ([A-Za-z0-9][A-Za-z0-9_.-]{0,63})"),
-    ("--bundle", "bundle", "str", "DIR", "OCI bundle directory (holds config.json)"),
-    ("--state-dir", "state_dir", "str", "DIR",
-     "process directory (ROOT/containers/ID/init or .../EXECID); created if missing"),
-    ("--runtime", "runtime", "str", "RUNTIME",
-     "runc (default), the path of a runc-compatible CLI, or native (run on the host)"),
-    ("--runtime-root", "runtime_root", "str", "DIR", "passed to the runtime as --root"),
-    ("--exec", "exec", "flag", None, "run an exec process in the running container"),
-    ("--process", "process", "str", "FILE", "OCI process spec (JSON) for --exec"),
-    ("--tty", "tty", "flag", None, "allocate a terminal (must match process.terminal)"),
-    ("--stdin", "stdin", "flag", None, "create the stdin FIFO and connect it to the process"),
-    ("--console-size", "console_size", "size", "COLSxROWS",
-     "terminal size set before the process starts"),
-    ("--log-max-size", "log_max_size", "int", "BYTES",
-     "rotate output.log when it would grow past BYTES (default: never)"),
-    ("--log-max-files", "log_max_files", "int", "N",
-     "rotated files kept (default 1); output.log.N counts up, the oldest expire"),
-    ("--start", "start", "flag", None,
-     "also start the process (implied for --exec); default: leave it created"),
-    ("--foreground", "foreground", "flag", None,
-     "do not detach; log to stderr too (debugging)"),
-    ("--fork-detach", "fork_detach", "flag", None,
-     "(for managers) already in a session of its own with stdio on /dev/null: "
-     "detach with one fork instead of python-daemon"),
-    ("--sync-fd", "sync_fd", "int", "N",
-     "write the start-up result as one JSON line to fd N, then close it"),
-    ("--result-fd", "result_fd", "int", "N",
-     "(internal) the detached shim's result pipe to its invoker"),
-)
-_BY_FLAG = {opt[0]: opt for opt in OPTIONS}
 
 
 class ConfigError(Exception):
@@ -51,10 +15,6 @@ class ConfigError(Exception):
         super().__init__(message)
         self.sync_fd = sync_fd
         self.result_fd = result_fd
-
-
-class HelpRequested(Exception):
-    """--help was given."""
 
 
 class Config:
@@ -79,61 +39,23 @@ def format_help():
     return "\n".join(lines) + "\n"
 
 
-def _is_number(text):
-    """Return True for ASCII decimal digits only ("²".isdigit() is true, int("²") fails)."""
-    return text.isascii() and text.isdigit()
-
-
 def parse_console_size(text):
     """Parse COLSxROWS into (cols, rows)."""
-    cols, sep, rows = text.lower().partition("x")
-    if not sep or not _is_number(cols) or not _is_number(rows):
-        raise ConfigError(f"invalid --console-size {text!r}: expected COLSxROWS, e.g. 80x24")
-    size = (int(cols), int(rows))
-    if not all(0 < n < 65536 for n in size):
-        raise ConfigError(f"invalid --console-size {text!r}: out of range 1..65535")
-    return size
-
-
-def _convert(flag, kind, text):
-    if kind == "size":
-        return parse_console_size(text)
-    if kind == "int":
-        if not _is_number(text):
-            raise ConfigError(f"invalid {flag} {text!r}: expected a non-negative integer")
-        return int(text)
-    return text
-
-
-def _split_args(argv):
-    """Yield (flag, value-or-None) pairs; value given as --flag=value or the next arg."""
-    args = list(argv)
-    while args:
-        arg = args.pop(0)
-        if arg in ("-h", "--help"):
-            raise HelpRequested()
-        flag, eq, value = arg.partition("=")
-        opt = _BY_FLAG.get(flag)
-        if opt is None:
-            raise ConfigError(f"unknown argument {arg!r} (see --help)")
-        if opt[2] == "flag":
-            if eq:
-                raise ConfigError(f"{flag} takes no value")
-            yield opt, None
-            continue
-        if not eq:
-            if not args:
-                raise ConfigError(f"{flag} needs a value ({opt[3]})")
-            value = args.pop(0)
-        yield opt, value
+    try:
+        return argv_table.parse_size(text)
+    except argv_table.ArgvError as err:
+        raise ConfigError(str(err)) from None
 
 
 def parse_args(argv):
     """Parse ARGV into a Config; raise ConfigError or HelpRequested."""
     cfg = Config()
     try:
-        for (flag, attr, kind, _m, _h), value in _split_args(argv):
-            setattr(cfg, attr, True if kind == "flag" else _convert(flag, kind, value))
+        try:
+            for attr, value in argv_table.parse_argv(argv):
+                setattr(cfg, attr, value)
+        except argv_table.ArgvError as err:
+            raise ConfigError(str(err)) from None
         check_config(cfg)
     except ConfigError as err:
         err.sync_fd, err.result_fd = cfg.sync_fd, cfg.result_fd
@@ -189,14 +111,7 @@ def fd_is_open(fd):
 
 def to_argv(cfg):
     """Return a command line that parses back into CFG (with absolute paths)."""
-    argv = []
-    for flag, attr, kind, _metavar, _help in OPTIONS:
-        value = getattr(cfg, attr)
-        if kind == "flag":
-            argv += [flag] if value else []
-        elif value is not None:
-            argv += [flag, "%dx%d" % value if kind == "size" else str(value)]
-    return argv
+    return argv_table.build_argv({attr: getattr(cfg, attr) for attr in argv_table.ATTRS})
 
 
 def resolve_runtime(name):

@@ -4,6 +4,8 @@ import asyncio
 import json
 import os
 
+from shim.contract import argv as argv_table
+
 from manager.spawn import runtime, helper, helper_client
 
 START_TIMEOUT = 120.0
@@ -25,24 +27,14 @@ def shim_command(entry="main"):
 def shim_argv(container_id, bundle, proc_dir, runtime, runtime_root, tty=False,
               stdin=False, console_size=None, process_file=None, start=False, log=None):
     """Return the shim's argv for one process (init, or an exec with PROCESS_FILE)."""
-    argv = [*shim_command(), "--id", container_id, "--bundle", bundle,
-            "--state-dir", proc_dir, "--runtime", runtime or "runc"]
-    if runtime != "native":
-        argv += ["--runtime-root", runtime_root]
-    if process_file is not None:
-        argv += ["--exec", "--process", process_file]
-    if tty:
-        argv.append("--tty")
-    if stdin:
-        argv.append("--stdin")
-    if console_size:
-        argv += ["--console-size", f"{int(console_size[0])}x{int(console_size[1])}"]
-    if start:
-        argv.append("--start")
+    values = {"id": container_id, "bundle": bundle, "state_dir": proc_dir,
+              "runtime": runtime or "runc",
+              "runtime_root": None if runtime == "native" else runtime_root,
+              "exec": process_file is not None, "process": process_file,
+              "tty": tty, "stdin": stdin, "console_size": console_size or None, "start": start}
     if log and log.get("max_size"):
-        argv += ["--log-max-size", str(log["max_size"]),
-                 "--log-max-files", str(log.get("max_files") or 1)]
-    return argv
+        values.update(log_max_size=log["max_size"], log_max_files=log.get("max_files") or 1)
+    return [*shim_command(), *argv_table.build_argv(values)]
 
 
 def parse_result(line, returncode):
