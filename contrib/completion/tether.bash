@@ -8,25 +8,29 @@
 # --root/--socket given on the line). Stand-alone: no bash-completion needed.
 
 _tether_commands="daemon spec create start run exec list ls state kill pause resume
-delete rm wait attach logs events resize"
+delete rm wait attach logs events resize stats top update"
 _tether_global_opts="--root --socket --version -h --help"
 
 _tether_options() {
     local create="-b --bundle --rootfs -t --tty -i --interactive -e --env -w --cwd
-        -u --user --hostname -m --memory --cpus --pids-limit --mount --net --runtime -l --label"
+        -u --user --hostname -m --memory --cpus --pids-limit --mount -v --volume --net --network
+        --runtime -l --label"
     case $1 in
         daemon) echo "--detach --runtime-root --socket-group --log-level" ;;
         spec) echo "--rootfs -t --tty -i --interactive -e --env -w --cwd -u --user --hostname
-            -m --memory --cpus --pids-limit --mount --net" ;;
+            -m --memory --cpus --pids-limit --mount -v --volume --net --network" ;;
         create) echo "$create" ;;
         run) echo "$create -d --detach --rm" ;;
         exec) echo "-d --detach -t --tty -i --interactive -e --env -w --cwd --exec-id" ;;
-        list|ls) echo "--json -q --quiet" ;;
-        kill) echo "-a --all --exec-id" ;;
+        list|ls) echo "--json --format -q --quiet" ;;
+        kill) echo "-s --signal -a --all --exec-id" ;;
         delete|rm) echo "-f --force" ;;
         wait|attach|resize) echo "--exec-id" ;;
-        logs) echo "-f --follow --since -n --tail -t --timestamps --exec-id" ;;
-        events) echo "--json --since --after" ;;
+        logs) echo "-f --follow --since --until -n --tail -t --timestamps --exec-id" ;;
+        events) echo "--json --format --since --after" ;;
+        stats) echo "--no-stream --json --format" ;;
+        top) echo "--json --format" ;;
+        update) echo "-m --memory --cpus --pids-limit" ;;
     esac
     echo "-h --help"
 }
@@ -46,8 +50,9 @@ _tether_ids() {
 _tether_takes_value() {
     case $1 in
         --root|--socket|-b|--bundle|--rootfs|-e|--env|-w|--cwd|-u|--user|--hostname|\
-        -m|--memory|--cpus|--pids-limit|--mount|--net|--runtime|-l|--label|--exec-id|\
-        --since|-n|--tail|--runtime-root|--socket-group|--log-level) return 0 ;;
+        -m|--memory|--cpus|--pids-limit|--mount|-v|--volume|--net|--network|--runtime|\
+        -l|--label|--exec-id|--since|--until|-n|--tail|--runtime-root|--socket-group|\
+        --log-level|--format|-s|--signal) return 0 ;;
     esac
     return 1
 }
@@ -79,12 +84,17 @@ _tether() {
     case $prev in
         --root|--socket|--bundle|-b|--rootfs|--runtime-root)
             COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
-        --mount) COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
+        --mount|-v|--volume) COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --log-level) COMPREPLY=($(compgen -W "debug info warning error" -- "$cur")); return 0 ;;
-        --net) COMPREPLY=($(compgen -W "host none" -- "$cur")); return 0 ;;
+        --net|--network) COMPREPLY=($(compgen -W "host none" -- "$cur")); return 0 ;;
+        --format) COMPREPLY=($(compgen -W "json table" -- "$cur")); return 0 ;;
+        --tail|-n) COMPREPLY=($(compgen -W "all" -- "$cur")); return 0 ;;
+        -s|--signal)
+            [[ $command == kill ]] && COMPREPLY=($(compgen -W "$(_tether_signals)" -- "$cur"))
+            return 0 ;;
         --runtime) COMPREPLY=($(compgen -W "runc native" -- "$cur")); return 0 ;;
         --env|-e|--cwd|-w|--user|-u|--hostname|--memory|-m|--cpus|--pids-limit|--label|-l|\
-        --exec-id|--since|--tail|-n|--socket-group)
+        --exec-id|--since|--until|--socket-group)
             return 0 ;;
     esac
     # 3. Before the command: global options or the command.
@@ -103,6 +113,7 @@ _tether() {
     fi
     case $command in
         daemon|spec|list|ls|events) ;;
+        stats) COMPREPLY=($(compgen -W "$(_tether_ids)" -- "$cur")) ;;
         kill)
             if ((positional == 0)); then
                 COMPREPLY=($(compgen -W "$(_tether_ids)" -- "$cur"))

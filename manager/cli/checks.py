@@ -6,10 +6,6 @@ this module, and they cost ~12 ms and ~5 ms (enum) to the others.
 
 from shim.contract import layout
 
-DURATION_PATTERN = r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h|d)"
-_UNIT_NS = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9, "m": 60 * 10**9,
-            "h": 3600 * 10**9, "d": 86400 * 10**9}
-
 
 def parse_signal(text):
     """Return the number of signal TEXT (TERM, SIGTERM, term or 15); ValueError if unknown."""
@@ -48,29 +44,14 @@ def parse_labels(items):
 
 def parse_duration_ns(text):
     """Return nanoseconds of a duration such as 90s, 10m, 1h30m; ValueError if malformed."""
-    import re
-    pos, total = 0, 0
-    for m in re.finditer(DURATION_PATTERN, text):
-        if m.start() != pos:
-            break
-        total += int(float(m.group(1)) * _UNIT_NS[m.group(2)])
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise ValueError(f"invalid duration {text!r}")
-    return total
+    from manager.cli import times
+    return times.parse_duration_ns(text)
 
 
-def parse_since(text, now_ns):
-    """Return --since TEXT as RFC 3339: a timestamp as given, or NOW_NS minus a duration."""
-    try:
-        return layout.format_time(layout.parse_time(text))
-    except ValueError:
-        pass
-    try:
-        return layout.format_time(now_ns - parse_duration_ns(text))
-    except ValueError:
-        raise ValueError(f"invalid --since {text!r}: expected an RFC 3339 UTC time "
-                         "(2026-11-23T00:33:29Z) or a duration (10m, 1h30m)") from None
+def parse_since(text, now_ns, flag="--since"):
+    """Return a --since/--until TEXT as RFC 3339 UTC (manager.cli.times lists the forms)."""
+    from manager.cli import times
+    return layout.format_time(times.parse_time_flag(flag, text, now_ns))
 
 
 def parse_count(text, what, minimum=0):
@@ -94,6 +75,8 @@ def check(opts):
         opts.labels = parse_labels(opts.label)
     if hasattr(opts, "mount"):
         opts.spec = parse_spec_options(opts)
+    if hasattr(opts, "format"):
+        opts.json = parse_format(opts.json, opts.format)
     CHECKS.get(opts.command, lambda _opts: None)(opts)
 
 
@@ -141,17 +124,35 @@ def check_exec(opts):
         raise ValueError("missing the command to run: tether exec ID -- ARGS...")
 
 
+def parse_format(as_json, text):
+    """Return True for JSON output from --json and --format json|table."""
+    if as_json and text == "table":
+        raise ValueError("--json and --format table disagree: give one of them")
+    return as_json or text == "json"
+
+
 def check_kill(opts):
-    """Convert the signal to its number."""
-    opts.signal = parse_signal(opts.signal)
+    """Convert the signal (SIGNAL or -s SIGNAL; default TERM) to its number."""
+    if opts.signal is not None and opts.signal_option is not None:
+        raise ValueError(f"two signals: {opts.signal!r} and -s {opts.signal_option!r}: "
+                         "give one")
+    opts.signal = parse_signal(opts.signal_option or opts.signal or "TERM")
 
 
 def check_logs(opts):
-    """Convert --tail and --since."""
-    if opts.tail is not None:
+    """Convert --tail (N or all), --since and --until."""
+    if opts.tail == "all":
+        opts.tail = None
+    elif opts.tail is not None:
         opts.tail = parse_count(opts.tail, "--tail")
+    now = layout.now_ns()
     if opts.since is not None:
-        opts.since = parse_since(opts.since, layout.now_ns())
+        opts.since = parse_since(opts.since, now)
+    opts.until_ns = None
+    if opts.until is not None:
+        from manager.cli import times
+        opts.until_ns = times.parse_time_flag("--until", opts.until, now)
+        opts.until = layout.format_time(opts.until_ns)
 
 
 def check_events(opts):
@@ -162,6 +163,27 @@ def check_events(opts):
         opts.after = parse_count(opts.after, "--after")
 
 
+def check_update(opts):
+    """Convert the limits of update into its body; at least one is needed."""
+    from manager.core import spec
+    update = {}
+    if opts.memory is not None:
+        update["memory"] = spec.parse_memory(opts.memory)
+    if opts.cpus is not None:
+        update["cpus"] = spec.parse_cpus(opts.cpus)
+    if opts.pids_limit is not None:
+        update["pids_limit"] = parse_count(opts.pids_limit, "--pids-limit", 1)
+    if not update:
+        raise ValueError("nothing to change: give --memory, --cpus or --pids-limit")
+    opts.update = update
+
+
+def check_stats(opts):
+    """Check the container ids of stats."""
+    for cid in opts.ids:
+        layout.validate_id(cid, "container id")
+
+
 def check_resize(opts):
     """Convert COLS and ROWS."""
     opts.cols = parse_count(opts.cols, "COLS", 1)
@@ -170,4 +192,4 @@ def check_resize(opts):
 
 CHECKS = {"create": check_create, "run": check_create, "exec": check_exec,
           "kill": check_kill, "logs": check_logs, "events": check_events,
-          "resize": check_resize}
+          "resize": check_resize, "update": check_update, "stats": check_stats}

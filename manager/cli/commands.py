@@ -126,8 +126,21 @@ def cmd_logs(client, opts):
     records = client.logs(opts.id, exec_id=opts.exec_id, follow=opts.follow,
                           since=opts.since, tail=opts.tail)
     for record in records:
+        # --until is applied here: records come in time order, so the first
+        # later one ends the output (and a follow).
+        if opts.until_ns is not None and record.time and after_until(record.time, opts.until_ns):
+            return
         if record.stream:
             printer.write(record)
+
+
+def after_until(record_time, until_ns):
+    """Return True if RECORD_TIME (RFC 3339) is later than UNTIL_NS."""
+    from manager.cli import times
+    try:
+        return times.parse_rfc3339(record_time) > until_ns
+    except ValueError:
+        return False
 
 
 def format_event(event):

@@ -93,3 +93,21 @@ def cmd_resize(client, opts):
     """tether resize: manager.cli.commands.cmd_resize."""
     from manager.cli.commands import cmd_resize
     return cmd_resize(client, opts)
+
+
+def cmd_stats(client, opts):
+    """tether stats: manager.cli.resources.cmd_stats."""
+    from manager.cli.resources import cmd_stats
+    return cmd_stats(client, opts)
+
+
+def cmd_top(client, opts):
+    """tether top: manager.cli.resources.cmd_top."""
+    from manager.cli.resources import cmd_top
+    return cmd_top(client, opts)
+
+
+def cmd_update(client, opts):
+    """tether update: manager.cli.resources.cmd_update."""
+    from manager.cli.resources import cmd_update
+    return cmd_update(client, opts)

@@ -16,6 +16,7 @@ from shim.contract import layout
 
 ERROR_EXIT = 125
 LOG_LEVELS = ("debug", "info", "warning", "error")
+FORMATS = ("json", "table")
 DESCRIPTION = "Run OCI containers that outlive their manager."
 EPILOG = ("examples:\n  tether daemon --detach\n"
           "  tether run --rm demo --rootfs /srv/rootfs -- echo hello\n"
@@ -78,9 +79,10 @@ def add_spec_options(p):
     g.add_argument("-m", "--memory", metavar="SIZE", help="memory limit: 64m, 1g, bytes")
     g.add_argument("--cpus", metavar="N", help="CPU limit in cores: 0.5, 2")
     g.add_argument("--pids-limit", metavar="N", help="maximum number of processes")
-    g.add_argument("--mount", action="append", default=[], metavar="SRC:DST[:ro]",
+    g.add_argument("--mount", "-v", "--volume", action="append", default=[],
+                   metavar="SRC:DST[:ro]",
                    help="bind-mount host path SRC at DST, read-only with :ro (repeatable)")
-    g.add_argument("--net", choices=spec_nets(), metavar="host|none",
+    g.add_argument("--net", "--network", choices=spec_nets(), metavar="host|none",
                    help="network: none (own namespace, loopback only; default) or host")
 
 
@@ -141,18 +143,25 @@ def add_daemon_options(p):
                    help="debug, info (default), warning or error; JSON lines on stderr")
 
 
+def add_format_options(p, json_help):
+    """Add --json and its docker spelling --format json|table."""
+    p.add_argument("--json", action="store_true", help=json_help)
+    p.add_argument("--format", choices=FORMATS, metavar="json|table",
+                   help="json (as --json) or table (the default)")
+
+
 def add_list_options(p):
     """Add the options of list."""
-    p.add_argument("--json", action="store_true", help="print a JSON array of state objects")
+    add_format_options(p, "print a JSON array of state objects")
     p.add_argument("-q", "--quiet", action="store_true", help="print the ids only")
 
 
 def add_events_options(p):
     """Add the options of events."""
-    p.add_argument("--json", action="store_true", help="print each event as a JSON line")
+    add_format_options(p, "print each event as a JSON line")
     p.add_argument("--since", metavar="TIME",
-                   help="first replay the kept events since TIME (RFC 3339, or a duration "
-                        "such as 10m)")
+                   help="first replay the kept events since TIME (RFC 3339, Unix seconds, "
+                        "or a duration such as 10m)")
     p.add_argument("--after", metavar="SEQ",
                    help="first replay the kept events numbered after SEQ (resume: give the "
                         "seq of the last event you saw)")
@@ -161,8 +170,10 @@ def add_events_options(p):
 def add_kill_options(p):
     """Add the options of kill."""
     add_id(p)
-    p.add_argument("signal", nargs="?", default="TERM", metavar="SIGNAL",
+    p.add_argument("signal", nargs="?", metavar="SIGNAL",
                    help="name (TERM, SIGTERM) or number (default TERM)")
+    p.add_argument("-s", "--signal", dest="signal_option", metavar="SIGNAL",
+                   help="the signal, as docker kill -s spells it")
     p.add_argument("-a", "--all", action="store_true",
                    help="signal every process of the container")
     add_exec_id(p)
@@ -179,8 +190,11 @@ def add_logs_options(p):
     add_id(p)
     p.add_argument("-f", "--follow", action="store_true", help="follow until the process exits")
     p.add_argument("--since", metavar="TIME",
-                   help="only records since TIME (RFC 3339, or a duration such as 10m, 1h30m)")
-    p.add_argument("-n", "--tail", metavar="N", help="only the last N records")
+                   help="only records since TIME (RFC 3339 with a zone, a date, Unix "
+                        "seconds, or a duration such as 10m, 1h30m)")
+    p.add_argument("--until", metavar="TIME",
+                   help="only records before TIME (the same forms); ends -f there")
+    p.add_argument("-n", "--tail", metavar="N", help="only the last N records (all: every one)")
     p.add_argument("-t", "--timestamps", action="store_true",
                    help="prefix each line with its time")
     add_exec_id(p)
@@ -192,6 +206,30 @@ def add_resize_options(p):
     p.add_argument("cols", metavar="COLS", help="columns")
     p.add_argument("rows", metavar="ROWS", help="rows")
     add_exec_id(p)
+
+
+def add_stats_options(p):
+    """Add the options of stats."""
+    p.add_argument("ids", nargs="*", metavar="ID",
+                   help="containers (default: every running one)")
+    p.add_argument("--no-stream", action="store_true",
+                   help="print one table (two samples half a second apart) and return")
+    add_format_options(p, "print JSON: one line per container per second, or an array "
+                          "with --no-stream")
+
+
+def add_top_options(p):
+    """Add the options of top."""
+    add_id(p)
+    add_format_options(p, "print the processes as a JSON object")
+
+
+def add_update_options(p):
+    """Add the options of update."""
+    add_id(p)
+    p.add_argument("-m", "--memory", metavar="SIZE", help="memory limit: 64m, 1g, bytes")
+    p.add_argument("--cpus", metavar="N", help="CPU limit in cores: 0.5, 2")
+    p.add_argument("--pids-limit", metavar="N", help="maximum number of processes")
 
 
 def add_id_and_exec_id(p):
@@ -246,7 +284,7 @@ COMMANDS = [
     ("kill", [], dispatch.cmd_kill, add_kill_options, "send a signal",
      "Send a signal (a name or a number; default TERM) to the init process, to an\n"
      "exec process with --exec-id, or to every process with --all.",
-     "tether kill web KILL\n  tether kill web 9"),
+     "tether kill web KILL\n  tether kill -s KILL web\n  tether kill web 9"),
     ("pause", [], dispatch.cmd_pause, add_id, "freeze a container",
      "Freeze every process of a container through the runtime.", "tether pause web"),
     ("resume", [], dispatch.cmd_resume, add_id, "thaw a container",
@@ -264,7 +302,8 @@ COMMANDS = [
     ("logs", [], dispatch.cmd_logs, add_logs_options, "print a container's output",
      "Print the persisted output as the process wrote it: stdout to stdout, stderr\n"
      "to stderr; -f follows it until the process exits.", "tether logs -f --tail 20 web\n"
-     "  tether logs --since 10m --timestamps web"),
+     "  tether logs --since 10m --timestamps web\n"
+     "  tether logs --since 2026-11-23T09:00:00+01:00 --until 1795000000 web"),
     ("events", [], dispatch.cmd_events, add_events_options, "stream events",
      "Stream lifecycle events (create, start, exit, oom, delete, pause, resume,\n"
      "shim-lost) as lines, or as JSON lines with --json (with their seq, the\n"
@@ -274,6 +313,19 @@ COMMANDS = [
     ("resize", [], dispatch.cmd_resize, add_resize_options, "set a terminal's size",
      "Set the terminal size of a process (attach does this by itself on SIGWINCH).",
      "tether resize web 120 40"),
+    ("stats", [], dispatch.cmd_stats, add_stats_options, "show containers' resource usage",
+     "Show CPU %, memory usage / limit, memory %, pids, block I/O and OOM kills,\n"
+     "read by the manager from each container's cgroup, redrawn every second as\n"
+     "docker stats does (--no-stream: once). CPU % is of one core: 200% = two busy.",
+     "tether stats\n  tether stats --no-stream web db\n  tether stats --no-stream --json web"),
+    ("top", [], dispatch.cmd_top, add_top_options, "list a container's processes",
+     "List the processes in a container's cgroup: PID (on the host), USER, CPU TIME, CMD.",
+     "tether top web"),
+    ("update", [], dispatch.cmd_update, add_update_options, "change a container's limits",
+     "Change the memory, CPU or pids limit of a running container through the\n"
+     "runtime (runc update); `state` shows them under resources, `stats` reads\n"
+     "them back. The native runtime has no cgroup: it refuses.",
+     "tether update web --memory 256m --cpus 1.5 --pids-limit 200"),
 ]
 
 
@@ -311,6 +363,9 @@ def split_args(argv):
 
 def parse_args(argv):
     """Parse ARGV; everything after `--` goes verbatim to the process's ARGS."""
+    if not argv:
+        build_parser().print_help()  # a bare `tether`, as docker: the help, exit 0
+        sys.exit(0)
     head, tail = split_args(argv)
     opts = fastparse.parse(head, add_global_options, COMMANDS)
     if opts is None or (tail is not None and not hasattr(opts, "args")):

@@ -6,7 +6,8 @@ and encoder, already loaded with shim.state; orjson would import dataclasses,
 inspect, uuid and json: ~22 ms). See docs/api.md.
 """
 
-from manager.client.results import ContainerState, Event, ExitResult, LogRecord, ProcessState, Version
+from manager.client.results import (ContainerState, Event, ExitResult, LogRecord, ProcessState,
+                                    Stats, Top, Version)
 from manager.client.transport import (ClientError, Reader, UnreachableError, connect_unix, encode_query,
                               encode_request, iter_body, iter_lines, quote, read_answer_head,
                               read_body)
@@ -252,6 +253,25 @@ class Client:
         path = f"/containers/{quote_id(cid)}/logs"
         query = {"exec_id": exec_id, "follow": follow, "since": since, "tail": tail}
         return (typed(LogRecord, r, f"GET {API}{path}") for r in self.stream(path, query))
+
+    def stats(self, cid):
+        """Return one Stats sample of CID's cgroup."""
+        return self.record(Stats, "GET", f"/containers/{quote_id(cid)}/stats")
+
+    def stats_stream(self, cid):
+        """Yield a Stats sample of CID every second until it stops."""
+        path = f"/containers/{quote_id(cid)}/stats"
+        return (typed(Stats, s, f"GET {API}{path}") for s in self.stream(path, {"stream": True}))
+
+    def top(self, cid):
+        """Return the processes of CID (Top)."""
+        return self.record(Top, "GET", f"/containers/{quote_id(cid)}/top")
+
+    def update(self, cid, memory=None, cpus=None, pids_limit=None):
+        """Change CID's limits (bytes, cores, count; None: unchanged); return its ContainerState."""
+        body = {k: v for k, v in (("memory", memory), ("cpus", cpus),
+                                  ("pids_limit", pids_limit)) if v is not None}
+        return self.record(ContainerState, "POST", f"/containers/{quote_id(cid)}/update", body)
 
     def events(self, since=None, after=None):
         """Yield lifecycle Events as they happen, after a replay since SINCE or seq AFTER."""

@@ -81,11 +81,12 @@ class ProcessState(Record):
 class ContainerState(ProcessState):
     """The state object of a container (docs/api.md)."""
 
-    __slots__ = ("bundle", "runtime", "labels", "processes")
+    __slots__ = ("bundle", "runtime", "labels", "processes", "resources")
     bundle: "str | None"
     runtime: "str | None"
     labels: "dict[str, str]"
     processes: "list[ProcessState]"
+    resources: "Resources | None"
 
     def convert(self, name, value):
         """Make `processes` a list of ProcessState and `labels` a dict."""
@@ -93,7 +94,18 @@ class ContainerState(ProcessState):
             return [ProcessState(p) for p in value or []]
         if name == "labels":
             return dict(value or {})
+        if name == "resources":
+            return None if value is None else Resources(value)
         return value
+
+
+class Resources(Record):
+    """The limits last set by `update` (None: as created)."""
+
+    __slots__ = ("memory", "cpus", "pids_limit")
+    memory: "int | None"
+    cpus: "float | None"
+    pids_limit: "int | None"
 
 
 class ExitResult(Record):
@@ -140,3 +152,106 @@ class Version(Record):
     __slots__ = ("version", "api")
     version: str
     api: str
+
+
+class CpuStats(Record):
+    """CPU time used by the container's cgroup."""
+
+    __slots__ = ("usage_ns",)
+    usage_ns: "int | None"
+
+
+class MemoryStats(Record):
+    """Memory of the cgroup: usage without the inactive page cache (docker's), the limit."""
+
+    __slots__ = ("usage_bytes", "raw_usage_bytes", "limit_bytes", "cache_bytes", "host_bytes")
+    usage_bytes: "int | None"
+    raw_usage_bytes: "int | None"
+    limit_bytes: "int | None"
+    cache_bytes: "int | None"
+    host_bytes: "int | None"
+
+
+class PidsStats(Record):
+    """Processes in the cgroup and their limit (None: none)."""
+
+    __slots__ = ("current", "limit")
+    current: "int | None"
+    limit: "int | None"
+
+
+class BlkioStats(Record):
+    """Bytes read from and written to block devices."""
+
+    __slots__ = ("read_bytes", "write_bytes")
+    read_bytes: int
+    write_bytes: int
+
+
+class Limits(Record):
+    """The limits the cgroup has now (None: none)."""
+
+    __slots__ = ("memory_bytes", "cpus", "pids")
+    memory_bytes: "int | None"
+    cpus: "float | None"
+    pids: "int | None"
+
+
+_STATS_PARTS = {"cpu": CpuStats, "memory": MemoryStats, "pids": PidsStats,
+                "blkio": BlkioStats, "limits": Limits}
+
+
+class Stats(Record):
+    """One stats sample of a container (docs/api.md, "Stats"); read_ns is CLOCK_MONOTONIC."""
+
+    __slots__ = ("id", "time", "read_ns", "cpu", "memory", "pids", "blkio", "oom_kills",
+                 "limits", "cgroup_version", "online_cpus")
+    id: str
+    time: str
+    read_ns: int
+    cpu: CpuStats
+    memory: MemoryStats
+    pids: PidsStats
+    blkio: BlkioStats
+    oom_kills: int
+    limits: Limits
+    cgroup_version: int
+    online_cpus: int
+
+    def convert(self, name, value):
+        """Make the nested objects records."""
+        kind = _STATS_PARTS.get(name)
+        if kind is None:
+            return value
+        if value is not None and not isinstance(value, dict):
+            raise TypeError(f"{name}: expected an object")
+        return kind(value)
+
+
+class TopProcess(Record):
+    """One process of a container, as top shows it (pid on the host)."""
+
+    __slots__ = ("pid", "ppid", "uid", "user", "cpu_ns", "command", "args")
+    pid: int
+    ppid: int
+    uid: int
+    user: str
+    cpu_ns: int
+    command: str
+    args: "list[str]"
+
+
+class Top(Record):
+    """The processes of a container."""
+
+    __slots__ = ("id", "processes")
+    id: str
+    processes: "list[TopProcess]"
+
+    def convert(self, name, value):
+        """Make `processes` a list of TopProcess."""
+        if name == "processes":
+            if not isinstance(value or [], list):
+                raise TypeError("processes: expected an array")
+            return [TopProcess(p) for p in value or []]
+        return value
