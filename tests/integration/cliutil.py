@@ -7,33 +7,14 @@ import json
 import os
 import select
 import signal
-import socket
 import subprocess
-import sys
 
 import pytest
 
 import helpers
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-BIN_DIR = os.path.dirname(os.path.abspath(sys.executable))
-# The installed console script, so that the real entry point is what runs.
-TETHER = (os.path.join(BIN_DIR, "tether") if os.path.exists(os.path.join(BIN_DIR, "tether"))
-          else None)
-TETHER_ARGV = [TETHER] if TETHER else [sys.executable, "-m", "manager.cli.main"]
-START_TIMEOUT = 15
-
-
-def socket_answers(path):
-    """Return True if a unix socket at PATH accepts a connection."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.connect(path)
-    except OSError:
-        return False
-    finally:
-        sock.close()
-    return True
+import managerfixture
+# The names the CLI tests import from here (the manager fixture is managerfixture's).
+from managerfixture import BIN_DIR, REPO, TETHER, TETHER_ARGV, socket_answers  # noqa: F401
 
 
 def run_tether(root, *args, input=None, timeout=60, binary=False):
@@ -86,40 +67,8 @@ def stop_process(proc):
     proc.stderr.close()
 
 
-class Manager:
-    """A `tether daemon` subprocess on a private root."""
-
-    def __init__(self, root, log_path):
-        self.root = root
-        self.socket = os.path.join(root, "tether.sock")
-        self.log_path = log_path
-        self.proc = None
-
-    def start(self):
-        """Start the manager and wait until its socket answers."""
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(TETHER_ARGV + ["--root", self.root, "daemon"],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-        helpers.wait_until(self.ready, START_TIMEOUT, what="the manager's socket")
-        return self
-
-    def ready(self):
-        """Return True once the socket answers; fail if the manager died."""
-        if self.proc.poll() is not None:
-            raise AssertionError(f"the manager exited with {self.proc.returncode}:\n{self.log()}")
-        return socket_answers(self.socket)
-
-    def kill(self):
-        """SIGKILL the manager and reap it."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        if self.proc:
-            self.proc.wait(10)
-
-    def log(self):
-        """Return the manager's output so far."""
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")
+class Manager(managerfixture.ManagerProcess):
+    """A `tether daemon` subprocess on a private root, driven through the CLI."""
 
     def tether(self, *args, **kwargs):
         """Run the CLI against this manager; return (rc, stdout, stderr)."""
@@ -139,24 +88,12 @@ class Manager:
             return current if current.get("status") == status else None
         return helpers.wait_until(has_status, timeout, what=f"{cid} {status}")
 
-    def remove_all(self):
-        """Delete every container (with --force) through the CLI."""
-        rc, out, _err = self.tether("list", "--quiet")
-        for cid in out.split() if rc == 0 else []:
-            self.tether("delete", "--force", cid)
-
 
 @pytest.fixture
 def manager(root, tmp):
     """A running manager on the `root` fixture's root; killed with SIGKILL afterwards."""
-    m = Manager(root, os.path.join(tmp, "manager.log"))
-    m.start()
-    try:
-        yield m
-    finally:
-        if m.proc.poll() is None:
-            m.remove_all()
-        m.kill()
+    yield from managerfixture.run_manager(Manager(root, os.path.join(tmp, "manager.log")),
+                                          signal.SIGKILL)
 
 
 @pytest.fixture

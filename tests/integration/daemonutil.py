@@ -1,121 +1,20 @@
 """Start a real manager process on a test root, and talk HTTP to it over its socket."""
 
-import http.client
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 
-import helpers
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# The interpreter running the tests: contrib/check-pythons runs the suite
-# under other Python versions, and the manager must run under the same one.
-PYTHON = sys.executable
+import managerfixture
+# The names the HTTP tests import from here (the manager fixture is managerfixture's).
+from managerfixture import PYTHON, REPO, UnixConnection  # noqa: F401
 
 
-class UnixConnection(http.client.HTTPConnection):
-    """http.client over a unix socket."""
-
-    def __init__(self, path, timeout=30):
-        super().__init__("tether", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
-
-
-class Daemon:
-    """A manager process started with `run(root)`; restartable and killable."""
-
-    def __init__(self, root, **options):
-        self.root = root
-        self.options = options
-        self.socket = os.path.join(root, "tether.sock")
-        self.proc = None
-        self.log_path = os.path.join(os.path.dirname(root), "manager.log")
-
-    def start(self, wait=True):
-        """Start the manager and wait until its socket answers."""
-        code = "import sys; from manager.server.daemon import run; " \
-               f"sys.exit(run({self.root!r}, **{self.options!r}))"
-        with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen([PYTHON, "-c", code], cwd=REPO, stdout=log,
-                                         stderr=log, stdin=subprocess.DEVNULL)
-        if wait:
-            helpers.wait_until(self.answers, 20, what="manager socket answers")
-        return self
-
-    def answers(self):
-        """Return True if the manager answers /v1/health."""
-        if self.proc.poll() is not None:
-            raise AssertionError(f"manager exited with {self.proc.returncode}: {self.log()}")
-        try:
-            return self.request("GET", "/v1/health")[0] == 200
-        except OSError:
-            return False
-
-    def log(self):
-        """Return the manager's log so far."""
-        with open(self.log_path, "rb") as f:
-            return f.read().decode(errors="replace")[-4000:]
-
-    def kill(self, sig=signal.SIGKILL):
-        """Kill the manager and reap it."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        if self.proc is not None:
-            self.proc.wait(10)
-
-    def restart(self):
-        """SIGKILL the manager and start it again."""
-        self.kill()
-        return self.start()
-
-    def connection(self, timeout=30):
-        """Return a new HTTP connection to the manager."""
-        return UnixConnection(self.socket, timeout)
-
-    def request(self, method, path, body=None, timeout=30, headers=None):
-        """Send one request; return (status, decoded JSON body or raw bytes)."""
-        conn = self.connection(timeout)
-        try:
-            data = body if isinstance(body, bytes) or body is None else json.dumps(body)
-            conn.request(method, path, body=data, headers=headers or {})
-            resp = conn.getresponse()
-            raw = resp.read()
-        finally:
-            conn.close()
-        try:
-            return resp.status, json.loads(raw) if raw else None
-        except ValueError:
-            return resp.status, raw
-
-    def ok(self, method, path, body=None, status=(200, 201, 204), timeout=30):
-        """Send a request that must succeed; return its JSON body."""
-        code, answer = self.request(method, path, body, timeout)
-        assert code in status, f"{method} {path}: {code} {answer}"
-        return answer
+class Daemon(managerfixture.ManagerProcess):
+    """A manager on ROOT (OPTIONS: run()'s keywords, as daemon flags); restartable, killable."""
 
     def state(self, cid):
         """Return the state object of CID."""
         return self.ok("GET", f"/v1/containers/{cid}")
-
-    def stream(self, path, timeout=30):
-        """Open a streaming GET; return (connection, response) for reading NDJSON lines."""
-        conn = self.connection(timeout)
-        conn.request("GET", path)
-        return conn, conn.getresponse()
-
-    def delete_all(self):
-        """Force-delete every container the manager knows."""
-        for c in self.ok("GET", "/v1/containers"):
-            self.request("DELETE", f"/v1/containers/{c['id']}?force=1")
 
 
 def read_ndjson(resp, count):
@@ -231,12 +130,4 @@ def collect_frames(sock):
 
 def daemon_fixture(root):
     """Yield a started manager on ROOT; afterwards delete every container and stop it."""
-    d = Daemon(root).start()
-    try:
-        yield d
-    finally:
-        try:
-            if d.proc.poll() is None:
-                d.delete_all()
-        finally:
-            d.kill(signal.SIGTERM)
+    yield from managerfixture.run_manager(Daemon(root), signal.SIGTERM)

@@ -3,21 +3,18 @@
 import json
 import os
 import socket
-import subprocess
 
 import pytest
 
 import helpers
-from cliutil import TETHER_ARGV, manager, run_tether, socket_answers, tether  # noqa: F401
+from cliutil import manager, run_tether, socket_answers, tether  # noqa: F401
+from managerfixture import ManagerProcess
 from manager.client.methods import Client
 
 
 def start_daemon(root, log_path, *flags, env=None):
-    """Start `tether daemon FLAGS` on ROOT with its stderr in LOG_PATH."""
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(TETHER_ARGV + ["--root", root, "daemon", *flags],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                env={**os.environ, **(env or {})})
+    """Start `tether daemon FLAGS` on ROOT with its stderr in LOG_PATH; return its Popen."""
+    return ManagerProcess(root, log_path, flags, env or {}).start(wait=False).proc
 
 
 def stop_daemon(proc):
