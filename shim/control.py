@@ -1,29 +1,9 @@
-"""The control FIFO: JSON lines {"resize": [cols, rows]}, {"close_stdin": true}, {"start": true}."""
+"""The control FIFO: read its lines (shim.contract.controlline) and run them."""
 
 import os
 
 from shim import stdio
-from shim.contract import cjson
-
-MAX_LINE = 1 << 16
-
-
-def parse_control_line(line):
-    """Return (command, argument) for one control line; raise ValueError if malformed."""
-    obj = cjson.loads(line)
-    if not isinstance(obj, dict) or len(obj) != 1:
-        raise ValueError("expected an object with one key")
-    (key, value), = obj.items()
-    if key == "resize":
-        if (not isinstance(value, list) or len(value) != 2
-                or not all(isinstance(n, int) and 0 < n < 65536 for n in value)):
-            raise ValueError("resize needs [cols, rows], each 1..65535")
-        return key, tuple(value)
-    if key in ("close_stdin", "start"):
-        if value is not True:
-            raise ValueError(f"{key} needs true")
-        return key, None
-    raise ValueError(f"unknown command {key!r}")
+from shim.contract import controlline
 
 
 class ControlFifo:
@@ -44,7 +24,7 @@ class ControlFifo:
         except BlockingIOError:
             return
         *lines, self.buffer = (self.buffer + data).split(b"\n")
-        if len(self.buffer) > MAX_LINE:
+        if len(self.buffer) > controlline.MAX_LINE:
             self._log("warning", "control line too long; discarded")
             self.buffer = b""
         for line in lines:
@@ -54,7 +34,7 @@ class ControlFifo:
     def run_line(self, line):
         """Parse and run one control line; a bad line is logged, never fatal."""
         try:
-            command, argument = parse_control_line(line)
+            command, argument = controlline.decode(line)
         except ValueError as err:
             self._log("warning", f"control line {line[:200]!r} refused: {err}")
             return

@@ -1,10 +1,9 @@
 """Start shims: `tether-shim ... --sync-fd N`, and read their one-line start-up result."""
 
 import asyncio
-import json
 import os
 
-from shim.contract import argv as argv_table
+from shim.contract import argv as argv_table, startup
 
 from manager.spawn import runtime, helper, helper_client
 
@@ -45,17 +44,13 @@ def parse_result(line, returncode):
         raise LaunchError(f"start shim: exited with status {returncode} "
                           "without a start-up result")
     try:
-        result = json.loads(line)
+        result = startup.decode_result(line)
     except ValueError as err:
-        raise LaunchError(f"start shim: malformed start-up result {line[:200]!r}") from err
-    if not isinstance(result, dict):
-        raise LaunchError(f"start shim: malformed start-up result {line[:200]!r}")
-    if not result.get("ok"):
+        raise LaunchError(f"start shim: {err}") from err
+    if not result["ok"]:
         code = result.get("exit_code")
         raise LaunchError(str(result.get("error") or "start shim: failed"),
                           code if code in (125, 126, 127) else 125)
-    if not isinstance(result.get("shim_pid"), int):
-        raise LaunchError(f"start shim: result without shim_pid {line[:200]!r}")
     return result
 
 

@@ -6,7 +6,7 @@ import os
 import re
 import signal
 
-from shim.contract import layout
+from shim.contract import controlline, layout
 
 from manager.spawn import helper_client
 
@@ -57,15 +57,17 @@ def runc_message(stderr):
 
 
 def write_control(proc_dir, obj):
-    """Write one JSON line to the process's control FIFO without blocking."""
+    """Write OBJ ({command: value}) as a control line (controlline) without blocking."""
     path = os.path.join(proc_dir, layout.CONTROL)
+    (command, value), = obj.items()
+    line = controlline.encode(command, value)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
     except OSError as err:
         raise RuntimeFailure(f"open control fifo {path}: {err.strerror}") from err
     try:
         # One line under PIPE_BUF is written atomically or not at all.
-        os.write(fd, json.dumps(obj).encode() + b"\n")
+        os.write(fd, line)
     except OSError as err:
         raise RuntimeFailure(f"write control fifo {path}: {err.strerror}") from err
     finally:

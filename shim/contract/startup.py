@@ -35,15 +35,28 @@ def send_result(fds, result, close=True):
             pass  # the starter went away; the shim carries on regardless
 
 
-def parse_result(line):
-    """Parse a result line; a missing or garbled one is a failure."""
+def decode_result(line):
+    """Return the result of LINE (str or bytes); ValueError if it is missing or malformed."""
+    text = line.decode(errors="replace") if isinstance(line, (bytes, bytearray)) else line
+    if not text.strip():
+        raise ValueError("no start-up result")
     try:
-        result = cjson.loads(line)
+        result = cjson.loads(text)
     except ValueError:
         result = None
     if not isinstance(result, dict) or "ok" not in result:
-        return failure("start shim: it exited during start-up without reporting a result")
+        raise ValueError(f"malformed start-up result {text[:200]!r}")
+    if result["ok"] and not isinstance(result.get("shim_pid"), int):
+        raise ValueError(f"start-up result without shim_pid {text[:200]!r}")
     return result
+
+
+def parse_result(line):
+    """Parse a result line; a missing or garbled one is a failure."""
+    try:
+        return decode_result(line)
+    except ValueError:
+        return failure("start shim: it exited during start-up without reporting a result")
 
 
 def print_result(result):

@@ -4,8 +4,8 @@ import errno
 
 import pytest
 
-from shim import control, native, oom, reaper
-from shim.contract import startup
+from shim import native, oom, reaper
+from shim.contract import controlline, startup
 
 
 @pytest.mark.parametrize("line,expected", [
@@ -14,7 +14,7 @@ from shim.contract import startup
     (b'{"start": true}', ("start", None)),
 ])
 def test_parse_control_line(line, expected):
-    assert control.parse_control_line(line) == expected
+    assert controlline.decode(line) == expected
 
 
 @pytest.mark.parametrize("line", [
@@ -24,7 +24,7 @@ def test_parse_control_line(line, expected):
 ])
 def test_parse_control_line_refuses(line):
     with pytest.raises(ValueError):
-        control.parse_control_line(line)
+        controlline.decode(line)
 
 
 V1 = """12:memory:/tether/c
