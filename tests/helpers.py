@@ -1,5 +1,7 @@
 """Test helpers shared by unit, integration and later suites (no mocks)."""
 
+import asyncio
+import inspect
 import json
 import os
 import signal
@@ -19,6 +21,20 @@ def wait_until(condition, timeout=10.0, interval=0.005, what="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)  # poll interval of a deadline loop, not synchronisation
+
+
+async def wait_until_async(condition, timeout=10.0, interval=0.005, what="condition"):
+    """Poll CONDITION (awaiting its result if need be) until truthy; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)  # poll interval of a deadline loop, not synchronisation
 
 
 def pid_alive(pid):

@@ -160,7 +160,7 @@ class ManagerProcess:
 
 
 def run_manager(manager, stop_signal=signal.SIGTERM):
-    """Yield MANAGER started; afterwards force-delete its containers and stop it with STOP_SIGNAL."""
+    """Yield MANAGER started; afterwards force-delete its containers, stop it with STOP_SIGNAL."""
     manager.start()
     try:
         yield manager

@@ -73,7 +73,9 @@ def events_until_marker(daemon, rootfs, since, marker):
         daemon.ok("POST", "/v1/containers", {"id": marker, "rootfs": rootfs, "args": ["true"]})
         events = []
         while not events or (events[-1]["type"], events[-1]["id"]) != ("create", marker):
-            events += read_ndjson(resp, 1)
+            event = read_ndjson(resp, 1)  # [] at EOF: fail rather than read EOF forever
+            assert event, f"the event stream ended before {marker} was created: {events}"
+            events += event
     finally:
         resp.close()
         conn.close()

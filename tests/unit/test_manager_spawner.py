@@ -6,6 +6,7 @@ import signal
 
 import pytest
 
+import helpers
 from manager.spawn import helper_client
 
 
@@ -45,14 +46,14 @@ def test_a_killed_helper_is_started_again_and_a_closed_one_refuses():
         helper = helper_client.Spawner()
         await helper.start()
         first = helper.process.pid
-        helper.process.kill()
-        for _ in range(500):  # the reader sees EOF
-            if not helper.alive():
-                break
-            await asyncio.sleep(0.01)
-        assert await helper.run(["true"], 10) == (0, b"", b"")
-        assert helper.process.pid != first
-        await helper.close()
+        try:
+            helper.process.kill()
+            await helpers.wait_until_async(lambda: not helper.alive(), 5,
+                                           what="the reader to see the helper's EOF")
+            assert await helper.run(["true"], 10) == (0, b"", b"")
+            assert helper.process.pid != first
+        finally:
+            await helper.close()
         with pytest.raises(helper_client.SpawnerGone):
             await helper.run(["true"], 10)
     run(scenario)
@@ -66,14 +67,15 @@ def test_a_request_in_flight_when_the_helper_dies_fails_and_is_not_run_again(tmp
         await helper.start()
         script = f"echo $$ >> {marker}; exec sleep 30"
         running = asyncio.ensure_future(helper.run(["sh", "-c", script], 60))
-        for _ in range(500):  # until the command has started in the helper
-            if marker.exists():
-                break
-            await asyncio.sleep(0.01)
-        helper.process.kill()
-        with pytest.raises(helper_client.SpawnerLost):
-            await running
-        await helper.close()
+        try:
+            await helpers.wait_until_async(marker.exists, 5,
+                                           what="the command started in the helper")
+            helper.process.kill()
+            with pytest.raises(helper_client.SpawnerLost):
+                await running
+        finally:
+            running.cancel()
+            await helper.close()
     run(scenario)
     pids = marker.read_text().split()
     for pid in pids:  # it outlived the helper (a session of its own)

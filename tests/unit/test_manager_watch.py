@@ -4,6 +4,7 @@ import asyncio
 import os
 import struct
 
+import helpers
 from manager.core import watch
 
 
@@ -33,21 +34,14 @@ def test_exit_status_in_a_new_tree_is_seen_even_if_written_before_its_watch(tmp_
             proc_dir = tmp_path / "c1" / "init"
             os.makedirs(proc_dir)
             (proc_dir / "exitStatus").write_text("{}")
-            for _ in range(200):
-                if seen:
-                    break
-                await asyncio.sleep(0.01)
+            await helpers.wait_until_async(lambda: seen, 5, what="the first exitStatus seen")
             later = tmp_path / "c1" / "e1"
             os.makedirs(later)
-            for _ in range(200):
-                if len(exits.manager.watches) >= 4:
-                    break
-                await asyncio.sleep(0.01)
+            await helpers.wait_until_async(lambda: len(exits.manager.watches) >= 4, 5,
+                                           what="a watch on the new exec directory")
             (later / "exitStatus").write_text("{}")
-            for _ in range(200):
-                if len(seen) >= 2:
-                    break
-                await asyncio.sleep(0.01)
+            await helpers.wait_until_async(lambda: len(seen) >= 2, 5,
+                                           what="the second exitStatus seen")
         finally:
             exits.close()
     asyncio.run(scenario())

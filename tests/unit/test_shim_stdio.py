@@ -61,7 +61,7 @@ def test_a_prompt_is_logged_at_once_and_the_pump_stays_on_epoll(rig):
 def test_streaming_output_pauses_reads_then_an_idle_stream_returns_to_epoll(rig):
     lines = (b"x" * 99 + b"\n") * 41
     os.write(rig.write_fd, lines)  # 4 kB at once: output is streaming
-    rig.loop.run_until(lambda: rig.pump.bytes_read, timeout=5)
+    assert rig.loop.run_until(lambda: rig.pump.bytes_read, timeout=5)
     assert rig.pump.lingering  # off epoll: a timer reads next
     assert rig.loop.run_until(lambda: not rig.pump.lingering, timeout=5)  # found nothing
     os.write(rig.write_fd, b"more\n")
@@ -71,7 +71,7 @@ def test_streaming_output_pauses_reads_then_an_idle_stream_returns_to_epoll(rig)
 
 def test_eof_while_pausing_closes_the_stream_with_every_byte_logged(rig):
     os.write(rig.write_fd, b"a" * 5000)
-    rig.loop.run_until(lambda: rig.pump.bytes_read, timeout=5)
+    assert rig.loop.run_until(lambda: rig.pump.bytes_read, timeout=5)
     assert rig.pump.lingering
     os.write(rig.write_fd, b"tail")
     os.close(rig.write_fd)
@@ -97,7 +97,7 @@ def test_a_reader_that_keeps_up_gets_every_byte_in_order(rig):
             burst = b"%05d " % i * 700 + b"\n"
             os.write(rig.write_fd, burst)
             sent += burst
-            rig.loop.run_until(lambda: rig.pump.bytes_read == len(sent), timeout=5)
+            assert rig.loop.run_until(lambda: rig.pump.bytes_read == len(sent), timeout=5)
             while True:
                 try:
                     chunk = os.read(reader_fd, 1 << 20)
@@ -129,7 +129,7 @@ def test_a_pty_is_read_as_it_comes_without_pausing(tmp_path):
 
 def test_a_timer_after_close_does_nothing(rig):
     os.write(rig.write_fd, b"b" * 5000)
-    rig.loop.run_until(lambda: rig.pump.lingering, timeout=5)
+    assert rig.loop.run_until(lambda: rig.pump.lingering, timeout=5)
     rig.pump.close()  # the shim closes its pumps at exit, a timer may still be pending
     assert not rig.loop.run_until(lambda: rig.messages, timeout=0.05)  # no failed callback
     assert not rig.pump.open
