@@ -1,15 +1,12 @@
-"""Exec: run another process in a running container, under its own shim."""
+"""Exec helpers: the exec's id, its process spec and its process directory (Service.exec)."""
 
 import os
 import re
 
 from shim.contract import layout
 
-from manager.server import bodies
-from manager.spawn import launcher
-from manager.core import model
-from manager.server.http import HttpError
-from manager.core.service import fill_launched, launch_failed, offload, read_process_spec, write_times
+from manager.core.errors import AlreadyExists
+from manager.core.files import write_times
 
 SPEC_FILE = "spec.json"
 _EXEC_N_RE = re.compile(r"exec-(\d+)")
@@ -42,58 +39,14 @@ def build_process(base, opts):
 
 
 def prepare_exec_dir(container, exec_id, process):
-    """Create the exec's process directory (0700) with its process spec; 409 if it exists."""
+    """Create the exec's process directory (0700) with its process spec; AlreadyExists if it does."""
     proc_dir = os.path.join(container.dir, exec_id)
     try:
         layout.make_private_dir(proc_dir)
     except FileExistsError:
-        raise HttpError(409, f"exec {container.id}: exec id {exec_id} exists") from None
+        raise AlreadyExists(f"exec {container.id}: exec id {exec_id} exists") from None
     spec_path = os.path.join(proc_dir, SPEC_FILE)
     layout.write_json(spec_path, process, 0o600)
-    write_times(proc_dir, created_at=layout.format_time(layout.now_ns()))
-    return proc_dir, spec_path
-
-
-async def exec_process(service, cid, body):
-    """Start an exec in container CID; return its Process."""
-    opts = bodies.parse_exec(body)
-    container = service.container(cid)
-    async with container.lock:
-        if container.deleting:
-            raise HttpError(404, f"no such container: {cid}")
-        if container.init.status != model.RUNNING:
-            raise HttpError(409, f"exec {cid}: container is {container.init.status}, "
-                                 "not running")
-        exec_id = opts["exec_id"] or next_exec_id(container)
-        if exec_id in container.execs:
-            raise HttpError(409, f"exec {cid}: exec id {exec_id} exists")
-        process = build_process(read_process_spec(container), opts)
-        proc_dir, spec_path = await offload(prepare_exec_dir, container, exec_id, process)
-        proc = model.Process(container, exec_id, proc_dir)
-        proc.tty, proc.stdin = opts["tty"], opts["stdin"]
-        proc.created_at = layout.read_json(os.path.join(proc_dir, "times.json"))["created_at"]
-        container.execs[exec_id] = proc
-        proc.hold_exit = True
-        try:
-            await _launch(service, container, proc, opts, spec_path)
-        except BaseException:
-            del container.execs[exec_id]
-            await offload(layout.remove_tree, proc_dir)
-            raise
-        proc.hold_exit = False
-        proc.status = model.CREATED
-        await service.mark_started(proc)
-        service.tracker.track(proc)
-    return proc
-
-
-async def _launch(service, container, proc, opts, spec_path):
-    argv = launcher.shim_argv(container.id, container.bundle, proc.dir, container.runtime,
-                              service.runtime_root, tty=opts["tty"], stdin=opts["stdin"],
-                              console_size=opts["console_size"], process_file=spec_path,
-                              log=container.log)
-    try:
-        result = await launcher.launch(argv)
-    except launcher.LaunchError as err:
-        raise launch_failed(err) from err
-    fill_launched(proc, result)
+    created_at = layout.format_time(layout.now_ns())
+    write_times(proc_dir, created_at=created_at)
+    return proc_dir, spec_path, created_at

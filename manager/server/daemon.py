@@ -99,7 +99,8 @@ class Manager:
         self.events = events.EventBus(self.journal)
         self.changes = watch.LogChanges()
         self.tracker = tracker.Tracker(self.registry, self.events, self.changes)
-        self.service = service.Service(root, runtime_root, self.registry, self.events,
+        self.spawn = runtime.Spawn(runtime_root)
+        self.service = service.Service(root, self.spawn, self.registry, self.events,
                                        self.tracker)
         self.exits = watch.ExitWatch(layout.containers_dir(root), self.tracker.on_exit_status,
                                      self.tracker.on_overflow)
@@ -125,7 +126,7 @@ class Manager:
         await self.service.refresh_all(self.registry.sorted_containers())
         self.stats.reattached = len(list(self.registry.all_processes()))
         log.info("reattached %d containers", len(self.registry.containers))
-        runtime.SPAWNER = self.spawner
+        self.spawn.helper = self.spawner
         await self._listen()
         # Started once we serve: not in the way of a restart's reattach (the
         # first runtime command would start it, too).
@@ -154,7 +155,7 @@ class Manager:
     async def stop(self):
         """Stop serving; containers and shims go on without us."""
         await self.server.close()
-        runtime.SPAWNER = None
+        self.spawn.helper = None
         if self._spawner_start is not None:
             await self._spawner_start
         await self.spawner.close()

@@ -4,7 +4,7 @@ import base64
 import re
 import time
 
-from manager.core import attach, execs, output
+from manager.core import attach, errors, output
 from manager.server import bodies, metrics, openapi
 from manager.server.http import HttpError, Response, StreamResponse, TextResponse, UpgradeResponse
 
@@ -61,14 +61,32 @@ def match_route(compiled, method, path):
     raise HttpError(404, f"{method} {path}: no such route")
 
 
-def wrap_bad_request(handler):
-    """Turn BadRequest from body validation into 400."""
+# The core's errors as status codes (the containerd front end maps the same
+# errors to gRPC codes).
+STATUS = {
+    errors.InvalidArgument: 400,
+    errors.NotFound: 404,
+    errors.AlreadyExists: 409,
+    errors.WrongState: 409,
+    errors.RuntimeFailed: 502,
+}
+
+
+def status_of(err):
+    """Return the HTTP status of the core error ERR (500 for one not in STATUS)."""
+    return next((code for cls, code in STATUS.items() if isinstance(err, cls)), 500)
+
+
+def wrap_errors(handler):
+    """Turn BadRequest from body validation into 400 and the core's errors into their status."""
     async def wrapped(request, **params):
-        """Call the handler; BadRequest becomes 400."""
+        """Call the handler; map BadRequest and the core's errors to HttpError."""
         try:
             return await handler(request, **params)
         except bodies.BadRequest as err:
             raise HttpError(400, str(err)) from err
+        except errors.CoreError as err:
+            raise HttpError(status_of(err), err.message, **err.extra) from err
     return wrapped
 
 
@@ -94,7 +112,7 @@ class Api:
         try:
             name, params = match_route(self.routes, request.method, request.path)
             route = TEMPLATES[name]
-            answer = await wrap_bad_request(getattr(self, name))(request, **params)
+            answer = await wrap_errors(getattr(self, name))(request, **params)
             code = getattr(answer, "status", 101 if isinstance(answer, UpgradeResponse) else 200)
             return answer
         except HttpError as err:
@@ -134,7 +152,7 @@ class Api:
         """Create a container; with the attach upgrade, also start it and attach (`run`)."""
         if request.wants_upgrade(ATTACH_PROTOCOL):
             return await self._run_attached(request.json())
-        container = await self.service.create(request.json())
+        container = await self.service.create(bodies.parse_create(request.json()))
         return Response(201, container.to_dict())
 
     async def _run_attached(self, body):
@@ -142,7 +160,8 @@ class Api:
         # then the attach stream of the init process from the log's beginning.
         # The container is held from before its start: an --rm container that
         # exits at once is removed only after this stream has sent everything.
-        container = await self.service.create({**body, "start": True}, hold=True)
+        container = await self.service.create(bodies.parse_create({**body, "start": True}),
+                                              hold=True)
         return self._attach_stream(container.init, True)
 
     def _attach_stream(self, proc, from_start):
@@ -170,7 +189,8 @@ class Api:
 
     async def kill_container(self, request, id):
         """Send a signal."""
-        await self.service.kill(id, request.json())
+        signum, all_processes, exec_id = bodies.parse_kill(request.json())
+        await self.service.kill(id, signum, all_processes, exec_id)
         return Response(204)
 
     async def pause_container(self, request, id):
@@ -183,7 +203,7 @@ class Api:
 
     async def exec_container(self, request, id):
         """Start an exec."""
-        proc = await execs.exec_process(self.service, id, request.json())
+        proc = await self.service.exec(id, bodies.parse_exec(request.json()))
         return Response(201, proc.to_dict())
 
     async def wait_container(self, request, id):
@@ -193,7 +213,8 @@ class Api:
 
     async def resize_container(self, request, id):
         """Resize a terminal."""
-        self.service.resize(id, request.json())
+        cols, rows, exec_id = bodies.parse_resize(request.json())
+        self.service.resize(id, cols, rows, exec_id)
         return Response(204)
 
     async def get_logs(self, request, id):

@@ -5,7 +5,7 @@ import os
 
 from shim.contract import argv as argv_table, startup
 
-from manager.spawn import runtime, helper, helper_client
+from manager.spawn import helper, helper_client
 
 START_TIMEOUT = 120.0
 
@@ -66,9 +66,8 @@ async def read_line(read_fd, timeout):
         transport.close()
 
 
-async def launch(argv, timeout=START_TIMEOUT):
-    """Start the shim of ARGV (from shim_argv) through the spawner, else directly."""
-    helper = runtime.SPAWNER
+async def launch(argv, helper=None, timeout=START_TIMEOUT):
+    """Start the shim of ARGV (from shim_argv) through the spawner HELPER, else directly."""
     if helper is not None:
         try:
             status, line = await helper.start_shim(argv[len(shim_command()):], timeout)

@@ -8,11 +8,9 @@ import signal
 
 from shim.contract import controlline, layout
 
-from manager.spawn import helper_client
+from manager.spawn import helper_client, launcher
 
 RUNC_TIMEOUT = 60.0
-# The manager's helper process for runtime commands (manager.spawner), when it has one.
-SPAWNER = None
 _MSG_RE = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
 
 
@@ -97,18 +95,20 @@ def signal_group(pid, starttime, signum):
 
 
 class Runc:
-    """A runc-compatible CLI: BINARY with --root RUNTIME_ROOT."""
+    """A runc-compatible CLI: BINARY with --root RUNTIME_ROOT, run through SPAWN's helper."""
 
-    def __init__(self, binary, runtime_root):
+    def __init__(self, binary, runtime_root, spawn=None):
         self.binary = binary
         self.root = runtime_root
+        self.spawn = spawn
 
     async def run(self, *args, timeout=RUNC_TIMEOUT):
         """Run the runtime with ARGS; return stdout, raise RuntimeFailure with its message."""
         argv = [self.binary, "--root", self.root, *args]
-        if SPAWNER is not None:
+        helper = self.spawn.helper if self.spawn is not None else None
+        if helper is not None:
             try:
-                status, out, err_out = await SPAWNER.run(argv, timeout)
+                status, out, err_out = await helper.run(argv, timeout)
             except OSError as err:
                 raise RuntimeFailure(f"{self.binary} {args[0]}: {err}") from err
             except helper_client.SpawnerGone:
@@ -217,9 +217,39 @@ class Native:
         return {"status": "paused", "pid": init.pid} if code in (b"T", b"t") else {}
 
 
-def runtime_for(container, runtime_root):
-    """Return the runtime object for CONTAINER's runtime name or path."""
-    if container.runtime == "native":
-        return Native()
-    binary = "runc" if container.runtime in (None, "runc") else container.runtime
-    return Runc(binary, runtime_root)
+class Spawn:
+    """The machinery the core starts and drives processes with (the core's one collaborator).
+
+    HELPER is the manager's spawner helper (manager/spawn/helper_client.py), set
+    once the manager serves; while it is None (or gone), runtime commands and
+    shims are run directly. Unit tests of the core pass a fake with the same
+    methods instead.
+    """
+
+    def __init__(self, runtime_root, helper=None):
+        self.runtime_root = runtime_root
+        self.helper = helper
+
+    def runtime(self, container):
+        """Return the runtime object for CONTAINER's runtime name or path."""
+        if container.runtime == "native":
+            return Native()
+        binary = "runc" if container.runtime in (None, "runc") else container.runtime
+        return Runc(binary, self.runtime_root, self)
+
+    async def launch(self, argv):
+        """Start the shim of ARGV (launcher.shim_argv); return its start-up result."""
+        return await launcher.launch(argv, self.helper)
+
+    def shim_argv(self, container_id, bundle, proc_dir, runtime, **options):
+        """Return the argv that starts a shim for PROC_DIR (launcher.shim_argv)."""
+        return launcher.shim_argv(container_id, bundle, proc_dir, runtime, self.runtime_root,
+                                  **options)
+
+    def signal_pid(self, pid, starttime, signum, what="process"):
+        """Send SIGNUM to PID if it is still the process that started at STARTTIME."""
+        signal_pid(pid, starttime, signum, what)
+
+    def write_control(self, proc_dir, obj):
+        """Send one control line to the shim of PROC_DIR."""
+        write_control(proc_dir, obj)

@@ -9,7 +9,7 @@ import time
 
 import daemonutil
 import helpers
-from manager.core.service import cgroup_path
+from manager.core.files import cgroup_path
 from shim.contract import layout
 
 

@@ -27,7 +27,9 @@ def test_run_d_rm_runs_then_removes_itself(tether, manager, make_bundle):
     since = layout.format_time(layout.now_ns())
     os.kill(manager.state("x1")["pid"], signal.SIGKILL)
     helpers.wait_until(lambda: listed(tether) == [], what="x1 removed")
-    assert not os.path.exists(layout.container_dir(manager.root, "x1"))
+    # Unlisted once its removal starts; its directory goes a moment later.
+    helpers.wait_until(lambda: not os.path.exists(layout.container_dir(manager.root, "x1")),
+                       what="x1's directory removed")
     assert helpers.runc_list(os.path.join(manager.root, "runc")) == []
     # The journal replays what happened since the kill: the exit, then the removal.
     seen = []
