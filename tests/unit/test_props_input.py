@@ -72,7 +72,7 @@ def test_request_bodies_parse_or_give_bad_request(body):
             assert str(err) and "\n" not in str(err).strip()
             continue
         if parse is bodies.parse_create:
-            layout.validate_id(parsed["id"])
+            assert layout.is_valid_id(parsed["id"])
 
 
 @SETTINGS
@@ -90,16 +90,32 @@ def test_env_entries_are_k_equals_v_without_nul(env):
 @given(st.dictionaries(st.sampled_from(["tail", "since", "follow", "force", "exec_id"]),
                        st.text(max_size=30), max_size=5))
 @example({"tail": "²"})
+@example({"tail": "all", "since": "2026-11-23T00:00:00.5Z", "exec_id": "e1"})
+@example({"tail": "007", "since": "yesterday", "exec_id": "../x"})
 def test_query_values_parse_or_give_bad_request(query):
-    for parse in (bodies.parse_tail, bodies.parse_since):
+    for key, parse in (("tail", bodies.parse_tail), ("since", bodies.parse_since)):
+        text = query.get(key)
         try:
-            parse(query)
-        except bodies.BadRequest:
-            pass
+            value = parse(query)
+        except bodies.BadRequest as err:
+            # One line naming the query key, and only for a value that was given.
+            assert text and f"invalid {key} " in str(err) and "\n" not in str(err)
+            continue
+        if value is None:  # absent, empty or (tail only) "all"
+            assert text in (None, "") or (key == "tail" and text == "all")
+        elif key == "tail":
+            assert isinstance(value, int) and value >= 0 and text.isascii() and int(text) == value
+        else:
+            assert isinstance(value, int) and value == layout.parse_time(text)
     try:
-        bodies.parse_exec_id(query.get("exec_id"))
-    except bodies.BadRequest:
-        pass
+        exec_id = bodies.parse_exec_id(query.get("exec_id"))
+    except bodies.BadRequest as err:
+        assert not layout.is_valid_id(query["exec_id"]) and "\n" not in str(err)
+        return
+    if exec_id is None:  # the init process
+        assert query.get("exec_id") in (None, "")
+    else:
+        assert exec_id == query["exec_id"] and layout.is_valid_id(exec_id)
 
 
 @SETTINGS
