@@ -2,22 +2,19 @@
 
 Protocol (docs/api.md, "Attach stream"): 1. send the Upgrade request on a raw
 unix socket; 2. read the `101 Switching Protocols` head; 3. exchange frames of
-`1 byte type, 4 bytes big-endian length, payload` until the manager sends an
+shim/contract/frames.py (type byte, big-endian length, payload) until the manager sends an
 exit (3) or error (5) frame, or the user detaches with ctrl-p ctrl-q.
 """
 
 import _signal
 import os
 import select
-import struct
 
 from manager.client.methods import (ApiError, ClientError, build_path, connect_unix, exchange, quote_id,
                             read_error)
 from manager.client.transport import encode_request
-from shim.contract import cjson
+from shim.contract import cjson, frames
 
-FRAME_STDIN, FRAME_STDOUT, FRAME_STDERR, FRAME_EXIT, FRAME_CLOSE_STDIN, FRAME_ERROR = range(6)
-HEADER = struct.Struct(">BI")
 DETACH_KEYS = b"\x10\x11"  # ctrl-p ctrl-q, as docker and podman
 READ_SIZE = 64 << 10
 # Signals the attached client passes on to the process, as `docker run` does.
@@ -25,31 +22,6 @@ READ_SIZE = 64 << 10
 # and collections, ~10 ms of every attached `tether run` (bench/CHANGES.md).
 PROXIED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
 DETACHED = None
-
-
-def encode_frame(kind, payload=b""):
-    """Return one frame: type byte, big-endian length, payload."""
-    return HEADER.pack(kind, len(payload)) + payload
-
-
-class FrameReader:
-    """Split a byte stream into (type, payload) frames."""
-
-    def __init__(self):
-        self.buf = bytearray()
-
-    def feed(self, data):
-        """Add DATA; return the frames it completed."""
-        self.buf += data
-        frames = []
-        while len(self.buf) >= HEADER.size:
-            kind, length = HEADER.unpack_from(self.buf)
-            end = HEADER.size + length
-            if len(self.buf) < end:
-                break
-            frames.append((kind, bytes(self.buf[HEADER.size:end])))
-            del self.buf[:end]
-        return frames
 
 
 class DetachScanner:
@@ -144,7 +116,7 @@ class AttachSession:
     def __init__(self, client, cid, exec_id, sock, rest, tty, stdin_fd=None):
         self.client, self.cid, self.exec_id = client, cid, exec_id
         self.sock, self.tty, self.stdin_fd = sock, tty, stdin_fd
-        self.frames = FrameReader()
+        self.frames = frames.FrameReader()
         self.pending = rest
         self.scanner = DetachScanner() if tty else None
 
@@ -192,13 +164,13 @@ class AttachSession:
     def handle_output(self, data):
         """Write output frames to stdout/stderr; return the exit code, or False to go on."""
         for kind, payload in self.frames.feed(data):
-            if kind == FRAME_STDOUT:
+            if kind == frames.STDOUT:
                 write_all(1, payload)
-            elif kind == FRAME_STDERR:
+            elif kind == frames.STDERR:
                 write_all(2, payload)
-            elif kind == FRAME_EXIT:
+            elif kind == frames.EXIT:
                 return parse_exit(payload)
-            elif kind == FRAME_ERROR:
+            elif kind == frames.ERROR:
                 message = payload.decode("utf-8", "replace").strip() or "attach failed"
                 raise ApiError(message.splitlines()[0])
         return False
@@ -208,13 +180,13 @@ class AttachSession:
         data = os.read(self.stdin_fd, READ_SIZE)
         if not data:
             poller.unregister(self.stdin_fd)
-            self.send(encode_frame(FRAME_CLOSE_STDIN))
+            self.send(frames.encode_frame(frames.CLOSE_STDIN))
             return False
         detached = False
         if self.scanner:
             data, detached = self.scanner.feed(data)
         if data:
-            self.send(encode_frame(FRAME_STDIN, data))
+            self.send(frames.encode_frame(frames.STDIN, data))
         return DETACHED if detached else False
 
     def send(self, data):
@@ -239,12 +211,9 @@ class AttachSession:
 def parse_exit(payload):
     """Return the exit code of an exit frame's JSON payload."""
     try:
-        code = cjson.loads(payload)["exit_code"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise ClientError(f"attach: malformed exit frame {payload[:80]!r}") from err
-    if not isinstance(code, int):
-        raise ClientError(f"attach: malformed exit frame {payload[:80]!r}")
-    return code
+        return frames.decode_exit(payload)
+    except ValueError as err:
+        raise ClientError(f"attach: {err}") from err
 
 
 def terminal_size(fd=0):

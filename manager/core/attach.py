@@ -2,43 +2,33 @@
 
 import asyncio
 import errno
-import json
 import logging
 import os
-import struct
 
-from shim.contract import layout
+from shim.contract import frames, layout
 
 from manager.core import output, model
 from manager.spawn import runtime
 
 log = logging.getLogger("tether.attach")
 
-STDIN, STDOUT, STDERR, EXIT, CLOSE_STDIN, ERROR = range(6)
-MAX_FRAME = 1 << 20
-_HEADER = struct.Struct(">BI")
 
 
 class FrameError(Exception):
     """The client sent a malformed frame."""
 
 
-def encode_frame(kind, payload=b""):
-    """Return one frame: type byte, 4-byte big-endian length, payload."""
-    return _HEADER.pack(kind, len(payload)) + payload
-
-
 async def read_frame(reader):
     """Return the next (type, payload) from READER, or None at EOF."""
     try:
-        header = await reader.readexactly(_HEADER.size)
+        header = await reader.readexactly(frames.HEADER.size)
     except asyncio.IncompleteReadError as err:
         if err.partial:
             raise FrameError("read frame: truncated header") from err
         return None
-    kind, length = _HEADER.unpack(header)
-    if length > MAX_FRAME:
-        raise FrameError(f"read frame: {length} bytes is over the limit of {MAX_FRAME}")
+    kind, length = frames.decode_header(header)
+    if length > frames.MAX_FRAME:
+        raise FrameError(f"read frame: {length} bytes is over the limit of {frames.MAX_FRAME}")
     try:
         return kind, await reader.readexactly(length)
     except asyncio.IncompleteReadError as err:
@@ -93,11 +83,11 @@ async def pump_input(proc, reader, writer):
             if frame is None:
                 return
             kind, payload = frame
-            if kind == STDIN and proc.stdin and payload:
+            if kind == frames.STDIN and proc.stdin and payload:
                 await stdin.write(payload)
-            elif kind == CLOSE_STDIN and proc.stdin:
+            elif kind == frames.CLOSE_STDIN and proc.stdin:
                 runtime.write_control(proc.dir, {"close_stdin": True})
-            elif kind not in (STDIN, CLOSE_STDIN):
+            elif kind not in (frames.STDIN, frames.CLOSE_STDIN):
                 raise FrameError(f"read frame: unexpected type {kind}")
     except (FrameError, runtime.RuntimeFailure) as err:
         await send_error(writer, str(err))
@@ -111,20 +101,21 @@ async def pump_input(proc, reader, writer):
 
 async def send_error(writer, message):
     """Send an error frame (the stream ends after it)."""
-    writer.write(encode_frame(ERROR, message.encode()[:4096]))
+    writer.write(frames.encode_frame(frames.ERROR, message.encode()[:4096]))
     await writer.drain()
 
 
 async def pump_output(changes, proc, from_start, writer):
     """Send the process's output as frames, then its exit frame once it ended."""
     async for record in output.process_records(changes, proc, True, from_start=from_start):
-        writer.write(encode_frame(STDOUT if record.stream == "stdout" else STDERR,
-                                  record.payload()))
+        kind = frames.STDOUT if record.stream == "stdout" else frames.STDERR
+        writer.write(frames.encode_frame(kind, record.payload()))
         await writer.drain()
     if proc.status == model.STOPPED:
-        writer.write(encode_frame(EXIT, json.dumps({"exit_code": proc.exit_code}).encode()))
+        writer.write(frames.encode_frame(frames.EXIT, frames.encode_exit(proc.exit_code)))
     else:
-        writer.write(encode_frame(ERROR, f"process is {proc.status}: {proc.error}".encode()))
+        message = f"process is {proc.status}: {proc.error}".encode()
+        writer.write(frames.encode_frame(frames.ERROR, message))
     await writer.drain()
 
 

@@ -4,13 +4,14 @@ import pytest
 
 from manager.client import attach_client as ac
 from manager.client.methods import ClientError, error_from_body
+from shim.contract import frames as wire
 
 
 def test_frames_round_trip_across_arbitrary_splits():
-    stream = (ac.encode_frame(ac.FRAME_STDOUT, b"hello") + ac.encode_frame(ac.FRAME_STDERR, b"")
-              + ac.encode_frame(ac.FRAME_EXIT, b'{"exit_code": 3}'))
+    stream = (wire.encode_frame(wire.STDOUT, b"hello") + wire.encode_frame(wire.STDERR, b"")
+              + wire.encode_frame(wire.EXIT, b'{"exit_code": 3}'))
     for split in range(len(stream) + 1):
-        reader = ac.FrameReader()
+        reader = wire.FrameReader()
         frames = reader.feed(stream[:split]) + reader.feed(stream[split:])
         assert frames == [(1, b"hello"), (2, b""), (3, b'{"exit_code": 3}')]
         assert not reader.buf
