@@ -241,7 +241,10 @@ def _daemon_child(root, socket_path, runtime_root, socket_group, lock_fd, ready_
     log_file = os.fdopen(log_fd, "a")
     context = daemon.DaemonContext(
         files_preserve=[lock_fd, ready_fd, log_file], umask=0o022, working_directory="/",
-        detach_process=True, signal_map={}, stdout=log_file, stderr=log_file)
+        detach_process=True, signal_map={}, stdout=log_file, stderr=log_file,
+        # The default (True) zeroes RLIMIT_CORE, and every shim, runc and container
+        # started from here inherits it: no core dumps anywhere (issue 14).
+        prevent_core=False)
     with context:
         write_pid(lock_fd)
         setup_logging(log_file, log_level)
