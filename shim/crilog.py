@@ -1,24 +1,25 @@
-"""output.log in the CRI log format, with optional size-based rotation.
+"""Write output.log in the CRI log format (shim.contract.logformat), with optional rotation.
 
-A record is `TIMESTAMP STREAM TAG TEXT\\n`: TAG F ends a line of output, P is
-a partial line (a chunk that did not end with a newline). Records are never
-split: rotation happens between records, and a failed write is truncated back
-to the last record boundary, so a full disk drops output but never corrupts
-the file.
+Records are never split: rotation happens between records, and a failed
+write is truncated back to the last record boundary, so a full disk drops
+output but never corrupts the file.
 """
 
 import os
 
-from shim.contract import layout
+from shim.contract import layout, logformat
+
+_FULL = b" " + logformat.FULL + b" "
+_PARTIAL = b" " + logformat.PARTIAL + b" "
 
 
 def frame_records(stream, data, timestamp):
     """Split one chunk of STREAM output into CRI records (bytes, each ending in \\n)."""
     head = timestamp + b" " + stream
     lines = data.split(b"\n")
-    records = [head + b" F " + line + b"\n" for line in lines[:-1]]
+    records = [head + _FULL + line + b"\n" for line in lines[:-1]]
     if lines[-1]:
-        records.append(head + b" P " + lines[-1] + b"\n")
+        records.append(head + _PARTIAL + lines[-1] + b"\n")
     return records
 
 
@@ -27,31 +28,26 @@ def frame_chunk(stream, data, timestamp):
     # One bytes.replace does the per-line work in C, and the buffers (views of
     # its result, no copies) go to writev: the shim's CPU per byte depends on both.
     head = timestamp + b" " + stream
-    full_head = head + b" F "
+    full_head = head + _FULL
     framed = data.replace(b"\n", b"\n" + full_head)
     # FRAMED is DATA with full_head after each newline; the last one heads the tail.
     # (replace returns DATA itself when it has no newline: spare a second scan.)
     tail = 0 if framed is data else framed.rfind(b"\n") + 1
     if not tail:  # no newline: one partial record
-        return [head + b" P ", data, b"\n"] if data else []
+        return [head + _PARTIAL, data, b"\n"] if data else []
     view = memoryview(framed)
     parts = [full_head, view[:tail]]
     if tail + len(full_head) < len(framed):
-        parts += [head + b" P ", view[tail + len(full_head):], b"\n"]
+        parts += [head + _PARTIAL, view[tail + len(full_head):], b"\n"]
     return parts
-
-
-def rotated_number(path, name):
-    """Return N if NAME is the rotated log PATH.N (basename), else None."""
-    prefix = os.path.basename(path) + "."
-    suffix = name[len(prefix):]
-    return int(suffix) if name.startswith(prefix) and suffix.isdigit() else None
 
 
 def last_rotation(path):
     """Return the highest N of the rotated logs PATH.N that exist (0 if none)."""
     names = os.listdir(os.path.dirname(path) or ".")
-    return max((n for n in (rotated_number(path, name) for name in names) if n), default=0)
+    base = os.path.basename(path)
+    return max((n for n in (logformat.rotated_number(name, base) for name in names) if n),
+               default=0)
 
 
 def rotation_plan(path, number, max_files):
@@ -61,8 +57,8 @@ def rotation_plan(path, number, max_files):
     never renamed again: one rotation is one rename of output.log, so a reader
     that follows the log always finds the file written after its own at N+1.
     """
-    expired = f"{path}.{number - max_files}" if number > max_files else None
-    return f"{path}.{number}", expired
+    expired = logformat.rotated_name(path, number - max_files) if number > max_files else None
+    return logformat.rotated_name(path, number), expired
 
 
 class LogWriter:

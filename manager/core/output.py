@@ -1,45 +1,13 @@
-"""Read and follow a process's output.log (CRI format, with rotated files)."""
+"""Read and follow a process's output.log (shim.contract.logformat, with rotated files)."""
 
 import asyncio
 import collections
 import os
 
-from shim.contract import layout
+from shim.contract import layout, logformat
+from shim.contract.logformat import parse_record
 
 READ_SIZE = 1 << 16
-
-
-class Record:
-    """One CRI log record: time (RFC 3339), stream, partial flag and bytes."""
-
-    __slots__ = ("time", "stream", "partial", "data")
-
-    def __init__(self, time, stream, partial, data):
-        self.time = time
-        self.stream = stream
-        self.partial = partial
-        self.data = data
-
-    def payload(self):
-        """Return the bytes the process wrote (a full record ends with a newline)."""
-        return self.data if self.partial else self.data + b"\n"
-
-
-def parse_record(line):
-    """Parse one log line (without its newline) `TIME STREAM F|P TEXT`; None if malformed."""
-    parts = line.split(b" ", 3)
-    if len(parts) < 3:
-        return None
-    time, stream, tag = parts[0], parts[1], parts[2]
-    if stream not in (b"stdout", b"stderr") or tag not in (b"F", b"P"):
-        return None
-    try:
-        text = time.decode("ascii")
-        layout.parse_time(text)
-    except ValueError:
-        return None
-    data = parts[3] if len(parts) == 4 else b""
-    return Record(text, stream.decode(), tag == b"P", data)
 
 
 def split_lines(buffer):
@@ -51,16 +19,15 @@ def split_lines(buffer):
 
 def rotated_paths(proc_dir):
     """Return the rotated logs, oldest first (output.log.1, output.log.2, ...)."""
-    prefix = layout.OUTPUT_LOG + "."
     numbered = []
     try:
         names = os.listdir(proc_dir)
     except FileNotFoundError:
         return []
     for name in names:
-        suffix = name[len(prefix):]
-        if name.startswith(prefix) and suffix.isdigit():
-            numbered.append((int(suffix), os.path.join(proc_dir, name)))
+        number = logformat.rotated_number(name)
+        if number is not None:
+            numbered.append((number, os.path.join(proc_dir, name)))
     return [path for _n, path in sorted(numbered)]
 
 
@@ -145,12 +112,11 @@ class LogCursor:
     def _number_of_mine(self):
         """Return N of the rotated file output.log.N that is our file, or None if it expired."""
         mine = os.fstat(self.file.fileno()).st_ino
-        prefix = layout.OUTPUT_LOG + "."
         with os.scandir(self.dir) as entries:
             for entry in entries:
-                suffix = entry.name[len(prefix):]
-                if entry.name.startswith(prefix) and suffix.isdigit() and entry.inode() == mine:
-                    return int(suffix)
+                number = logformat.rotated_number(entry.name)
+                if number is not None and entry.inode() == mine:
+                    return number
         return None
 
     def _open_successor(self):
@@ -160,7 +126,7 @@ class LogCursor:
             self.file.close()
             self.file, self.rest = None, b""
             return self.open_oldest()
-        following = f"{self.path}.{number + 1}"
+        following = logformat.rotated_name(self.path, number + 1)
         new_file = _open_existing(following) or _open_existing(self.path)
         if new_file is None:
             return False
