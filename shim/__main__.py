@@ -107,9 +107,8 @@ def enter_shim(cfg, process, result_fd):
 def exec_lean(argv, result_fd, sync_fd):
     """Re-exec as `python -I -S` (no site, python-daemon or ctypes: ~3 MB less per shim)."""
     # Returns only if the exec failed (the shim then carries on in this process).
-    parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    boot = (f"import sys; sys.path[:0] = [{parent!r}]; "
-            "from shim.__main__ import main; sys.exit(main())")
+    from shim.contract.boot import boot_code
+    boot = boot_code("shim.__main__", "main")
     args = list(argv)
     if result_fd is not None:
         args += ["--result-fd", str(result_fd)]

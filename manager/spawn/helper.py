@@ -22,18 +22,14 @@ import sys
 import threading
 import time
 
-PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from shim.contract import boot
+
 TITLE_ROOM = 1024  # bytes of argument area for `tether-shim --id ...` (shim/proctitle.py)
 
 
 def shim_command(entry="main"):
-    """Return the argv prefix that runs the shim: our interpreter, isolated, without site."""
-    # `python -I -S` skips site and the console script (an editable install's
-    # finder among them): ~60 ms less per start, and no re-exec into a lean
-    # interpreter later. The shim is stdlib only; BOOT puts its package first.
-    boot = (f"import sys; sys.path[:0] = [{PARENT!r}]; "
-            f"from shim.__main__ import {entry}; sys.exit({entry}())")
-    return [sys.executable, "-I", "-S", "-c", boot]
+    """Return the argv prefix that runs the shim's ENTRY (main or zygote): `python -I -S`."""
+    return boot.boot_command("shim.__main__", entry)
 
 
 def read_line(fd, timeout):

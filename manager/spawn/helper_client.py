@@ -3,7 +3,7 @@
 CPython keeps the GIL while vfork() waits for the child's exec; on a busy
 machine that wait was ~10 ms per runc call and ~20 ms per shim, and the
 manager served nothing meanwhile (cProfile of 50 parallel lifecycles: 1.5 s
-of a 4 s storm in _posixsubprocess.fork_exec). The helper (manager/spawnd.py,
+of a 4 s storm in _posixsubprocess.fork_exec). The helper (manager/spawn/helper.py,
 `python -I -S`, stdlib only) forks for us, keeps a zygote shim to fork shims from, and
 answers each request as one JSON line. If it is gone, commands and shims
 start directly, and a new helper is started for the next.
@@ -13,9 +13,8 @@ import asyncio
 import base64
 import json
 import logging
-import sys
 
-from manager.spawn import helper
+from shim.contract import boot
 
 log = logging.getLogger("tether.spawner")
 
@@ -32,9 +31,7 @@ class SpawnerLost(OSError):
 
 def spawner_command():
     """Return the argv of the helper: our interpreter, isolated, without site."""
-    boot = (f"import sys; sys.path[:0] = [{helper.PARENT!r}]; "
-            "from manager.spawn.helper import serve; sys.exit(serve())")
-    return [sys.executable, "-I", "-S", "-c", boot]
+    return boot.boot_command("manager.spawn.helper", "serve")
 
 
 class Spawner:
