@@ -179,7 +179,7 @@ def _load_process(cfg):
             process["consoleSize"] = {"width": cfg.console_size[0],
                                       "height": cfg.console_size[1]}
         return process
-    path = os.path.join(cfg.bundle, "config.json")
+    path = os.path.join(cfg.bundle, layout.BUNDLE_CONFIG)
     spec = _read_json_file(path, "bundle config")
     process = spec.get("process")
     if not isinstance(process, dict):

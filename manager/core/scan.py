@@ -72,13 +72,13 @@ class ProcessScan:
             path = os.path.join(self.dir, name)
             if os.path.exists(path):
                 setattr(self, attr, self._read(layout.read_int, path)[1])
-        for name, attr in ((layout.PROCESS_JSON, "process_json"), (TIMES_JSON, "times")):
+        for name, attr in ((layout.PROCESS_JSON, "process_json"), (layout.TIMES_JSON, "times")):
             path = os.path.join(self.dir, name)
             if os.path.exists(path):
                 setattr(self, attr, self._read(layout.read_json, path)[1] or {})
 
 
-TIMES_JSON = "times.json"
+TIMES_JSON = layout.TIMES_JSON  # manager/core/files.py's spelling, until it reads layout's
 
 
 class ContainerScan:
@@ -99,7 +99,7 @@ class ContainerScan:
             self.error = str(err)
         for name in sorted(os.listdir(self.dir)):
             path = os.path.join(self.dir, name)
-            if name.startswith(".") or name == "bundle" or os.path.islink(path) or \
+            if name.startswith(".") or name == layout.BUNDLE_DIR or os.path.islink(path) or \
                     not os.path.isdir(path):
                 continue
             if name != layout.INIT and not layout.ID_RE.fullmatch(name):
@@ -116,7 +116,7 @@ def scan_containers(containers_path):
         # A symlink is never adopted: delete would act on what it points to.
         if name.startswith(".") or not layout.ID_RE.fullmatch(name) or \
                 os.path.islink(path) or not os.path.isdir(path):
-            if name.startswith(".deleted-"):
+            if name.startswith(layout.DELETED_PREFIX):
                 layout.remove_tree(path)
             continue
         try:

@@ -1,7 +1,8 @@
-"""The on-disk layout shared by the shim and the manager (stdlib only).
+"""The on-disk layout shared by the shim and the manager (stdlib only): every name in ROOT.
 
 ROOT/containers/ID/container.json and ROOT/containers/ID/PROC/..., where PROC
-is ``init`` or an exec id. See ../shared/DESIGN.md, "State directory".
+is ``init`` or an exec id. See docs/design.md, "State directory", and
+docs/shim.md for what each file holds and who writes it.
 """
 
 import os
@@ -16,7 +17,22 @@ _ID_FIRST = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 _ID_REST = _ID_FIRST | frozenset("_.-")
 INIT = "init"
 
+# In ROOT (the manager's).
+CONTAINERS = "containers"
+SOCKET = "tether.sock"  # the manager's API
+MANAGER_PID = "tether.pid"  # the running manager's pid, locked while it runs
+MANAGER_LOG = "tether.log"  # the detached manager's log
+EVENTS_LOG = "events.log"  # the event journal (rotated to events.log.1)
+RUNTIME_ROOT = "runc"  # runc's --root for the manager's containers
+DELETED_PREFIX = ".deleted-"  # a tree being deleted (remove_tree); scans finish the job
+
+# In ROOT/containers/ID.
 CONTAINER_JSON = "container.json"
+BUNDLE_DIR = "bundle"  # the bundle the manager makes from a rootfs
+BUNDLE_CONFIG = "config.json"  # OCI: a bundle's spec (also in a given bundle)
+
+# In a process directory ROOT/containers/ID/PROC: the shim's ...
+CONTRACT = "contract"  # the contract version the shim speaks (shim.contract.VERSION)
 PROCESS_JSON = "process.json"
 SHIM_PID = "shim.pid"
 PID = "pid"
@@ -27,10 +43,14 @@ STDERR = "stderr"
 CONTROL = "control"
 EXIT_FIFO = "exit"
 EXIT_STATUS = "exitStatus"
-OUTPUT_LOG = "output.log"
+OUTPUT_LOG = "output.log"  # rotated names: shim.contract.logformat
 SHIM_LOG = "shim.log"
 RUNTIME_LOG = "runtime.log"
 CONSOLE_SOCKET = "console.sock"
+# ... and the manager's.
+TIMES_JSON = "times.json"  # {"created_at", "started_at"} of the process
+SPEC_JSON = "spec.json"  # an exec's OCI process spec (the shim's --process)
+EXIT_REPORTED = "exitReported"  # empty: the exit (or the shim's loss) was published
 
 DIR_MODE = 0o700
 ROOT_MODE = 0o711
@@ -77,7 +97,7 @@ def default_root():
 
 def containers_dir(root):
     """Return ROOT/containers."""
-    return os.path.join(root, "containers")
+    return os.path.join(root, CONTAINERS)
 
 
 def container_dir(root, container_id):
@@ -332,7 +352,7 @@ def remove_tree(path):
     """Delete PATH: rename it to a hidden name first, so readers never see half of it."""
     import shutil
     parent, name = os.path.split(path.rstrip("/"))
-    hidden = os.path.join(parent, f".deleted-{name}-{os.getpid()}-{time.monotonic_ns()}")
+    hidden = os.path.join(parent, f"{DELETED_PREFIX}{name}-{os.getpid()}-{time.monotonic_ns()}")
     try:
         os.rename(path, hidden)
     except FileNotFoundError:
