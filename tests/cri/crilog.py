@@ -25,9 +25,13 @@ def parse_timestamp(text):
 
 
 def parse(data):
-    """Return [(ns, stream, tag, content)] of a log file's DATA; fail on a malformed line."""
+    """Return [(ns, stream, tag, content)] of DATA's complete lines; fail on a malformed one.
+
+    Every entry ends with a newline; a last piece without one is a write in
+    progress (a reader polling the file may see it) and is left out.
+    """
     entries = []
-    for raw in data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n"):
+    for raw in data.split(b"\n")[:-1]:
         match = LINE.match(raw)
         if not match:
             raise ValueError(f"not a CRI log line: {raw[:120]!r}")

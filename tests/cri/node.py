@@ -189,8 +189,10 @@ class Node:
         if self.proc is not None and self.proc.poll() is None:
             remove_all_pods(self.client)
         self.stop()
-        for pid in self.shim_pids():
+        # Any shim (runc's, tether's) names our socket or a bundle under our dir.
+        for pid in processes_with(self.dir.encode()):
             kill_quietly(pid)
+        kill_cgroup_processes(self.cgroup_parent)
         force_remove_runc(self.runc_root)
         unmount_under(self.dir)
         remove_cgroups(self.cgroup_parent)
@@ -276,6 +278,24 @@ def memory_limit(relative):
                                                       "memory.max")
     with open(path) as f:
         return int(f.read())
+
+
+def cgroup_pids(relative):
+    """Return the pids in cgroup RELATIVE and below, in every hierarchy."""
+    pids = set()
+    for top in cgroup_dirs(relative):
+        for dirpath, _, files in os.walk(top):
+            if "cgroup.procs" in files:
+                with open(os.path.join(dirpath, "cgroup.procs")) as f:
+                    pids.update(int(p) for p in f.read().split())
+    return pids
+
+
+def kill_cgroup_processes(relative):
+    """SIGKILL every process of the pods' cgroups (whatever shim left them) and wait for it."""
+    for pid in cgroup_pids(relative):
+        kill_quietly(pid)
+    wait_for(lambda: not cgroup_pids(relative), 10, f"cgroup {relative} empty")
 
 
 def remove_cgroups(relative):

@@ -114,6 +114,18 @@ class Pod:
                     pass
 
 
+def paths_mentioning(ids, top, depth):
+    """Return the paths at most DEPTH levels below TOP whose name contains one of IDS."""
+    found = []
+    base = top.rstrip("/").count("/")
+    for dirpath, dirnames, filenames in os.walk(top):
+        if dirpath.count("/") - base >= depth:
+            dirnames[:] = []
+        found += [os.path.join(dirpath, n) for n in dirnames + filenames
+                  if any(i in n for i in ids)]
+    return found
+
+
 def leftovers(node, ids, pids, cgroups):
     """Return what is left of the tasks IDS, processes PIDS and cgroups CGROUPS ({} if none)."""
     found = {
@@ -121,6 +133,8 @@ def leftovers(node, ids, pids, cgroups):
         "processes mentioning the ids": [p for i in ids for p in processes_with(i.encode())],
         "mounts": [m for m in mounts_under(node.dir) if any(i in m for i in ids)],
         "task dirs": [i for i in ids if os.path.exists(node.task_dir(i))],
+        # Shims keep their own state under /run (runc's shim: /run/containerd/...).
+        "paths under /run": paths_mentioning(ids, "/run", 4),
         "runc containers": [i for i in ids if any(
             os.path.exists(os.path.join(node.runc_root, ns, i))
             for ns in (os.listdir(node.runc_root) if os.path.isdir(node.runc_root) else ()))],
