@@ -60,6 +60,7 @@ class ProcessDir:
             raise StartError(f"write {self.join(layout.SHIM_PID)}: another shim owns "
                              f"process directory {self.path}")
         self.created.append(self.join(layout.SHIM_PID))
+        self.write_file(layout.CONTRACT, layout.contract_data())  # the version we speak
 
     def write_container_json(self):
         """Write ../container.json for a hand-started init process if there is none."""

@@ -4,7 +4,7 @@ import collections
 import logging
 import os
 
-from shim.contract import layout
+from shim.contract import VERSION as CONTRACT_VERSION, layout
 
 log = logging.getLogger("tether.scan")
 
@@ -12,13 +12,20 @@ RUNNING = "running"
 EXITED = "exited"
 SHIM_LOST = "shim-lost"
 BROKEN = "broken"
+NEWER = "newer"  # written to a newer contract than ours: left alone, never misread
 
-# shim_pid, exit_status: "ok" | "missing" | "malformed"; shim_alive: bool
-Facts = collections.namedtuple("Facts", "shim_pid shim_alive exit_status")
+# shim_pid, exit_status: "ok" | "missing" | "malformed" | "unread"; shim_alive: bool;
+# contract: "ok" (a version we know, 0 without the file) | "newer" | "malformed"
+Facts = collections.namedtuple("Facts", "shim_pid shim_alive exit_status contract",
+                               defaults=("ok",))
 
 
 def classify(facts):
-    """Decide what a process directory is: running, exited, shim-lost or broken."""
+    """Decide what a process directory is: running, exited, shim-lost, broken or newer."""
+    if facts.contract == "newer":
+        return NEWER
+    if facts.contract == "malformed":
+        return BROKEN
     if facts.exit_status == "ok":
         # The exit status is the commit point: whatever else is there, it exited.
         return EXITED
@@ -56,6 +63,12 @@ class ProcessScan:
 
     def gather(self):
         """Read the files of the directory and classify it; never raises StateError."""
+        contract_fact = self._read_contract()
+        if contract_fact != "ok":
+            # Nothing else is read: a newer shim's files may mean something else.
+            self.facts = Facts("unread", False, "unread", contract_fact)
+            self.verdict = classify(self.facts)
+            return self
         shim_fact, self.shim = self._read(layout.read_shim_pid, self.dir)
         if not os.path.exists(os.path.join(self.dir, layout.EXIT_STATUS)):
             exit_fact = "missing"
@@ -66,6 +79,17 @@ class ProcessScan:
         self.verdict = classify(self.facts)
         self._read_optional()
         return self
+
+    def _read_contract(self):
+        """Return "ok", "newer" or "malformed" for the directory's contract version."""
+        fact, version = self._read(layout.read_contract_version, self.dir)
+        if fact != "ok":
+            return "malformed"
+        if version > CONTRACT_VERSION:
+            self.errors.append(f"contract version {version} is newer than this manager's "
+                               f"{CONTRACT_VERSION}")
+            return "newer"
+        return "ok"
 
     def _read_optional(self):
         for name, attr in ((layout.PID, "pid"), (layout.STARTTIME, "starttime")):

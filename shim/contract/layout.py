@@ -8,7 +8,7 @@ docs/shim.md for what each file holds and who writes it.
 import os
 import time
 
-from shim.contract import cjson
+from shim.contract import VERSION, cjson
 
 # No json or re at import time: every long-lived shim imports this module, and
 # they cost ~1.1 MB per process (bench/CHANGES.md); ID_RE is built on first use.
@@ -324,6 +324,19 @@ def read_exit_status(proc_dir):
     if not isinstance(obj.get("exit_code"), int) or not isinstance(obj.get("exited_at"), str):
         raise StateError(f"read {path}: missing exit_code or exited_at")
     return obj
+
+
+def contract_data():
+    """Return the content of PROC_DIR/contract: this contract's VERSION."""
+    return b"%d\n" % VERSION
+
+
+def read_contract_version(proc_dir):
+    """Return the contract version of PROC_DIR: 0 without the file; StateError if malformed."""
+    path = os.path.join(proc_dir, CONTRACT)
+    if not os.path.exists(path):
+        return 0  # written by a shim of the release before versions
+    return read_int(path)
 
 
 def write_shim_pid(proc_dir, pid):
