@@ -12,7 +12,11 @@ def test_snippet_defines_the_tether_handler():
     dump = subprocess.run(["containerd", "--config", SNIPPET, "config", "dump"], check=True,
                           capture_output=True, text=True, timeout=30).stdout
     section = dump.split('[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.tether]')[1]
-    keys = [line.strip() for line in section.split("[", 1)[0].splitlines()]
+    keys = []
+    for line in section.splitlines()[1:]:
+        if line.strip().startswith("["):
+            break
+        keys.append(line.strip())
     assert 'runtime_type = "io.containerd.tether.v1"' in keys
 
 
