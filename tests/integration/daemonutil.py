@@ -1,8 +1,10 @@
-"""Start a real manager process on a test root, and talk HTTP to it over its socket."""
+"""Start a real manager process on a test root, and talk HTTP (and attach frames) to it."""
 
 import json
 import signal
 import socket
+
+from shim.contract import frames
 
 import managerfixture
 # The names the HTTP tests import from here (the manager fixture is managerfixture's).
@@ -88,23 +90,23 @@ def recv_exact(sock, n):
 
 def recv_frame(sock):
     """Return the next (type, payload) from an attach stream, or None at EOF."""
-    header = recv_exact(sock, 5)
-    if len(header) < 5:
+    header = recv_exact(sock, frames.HEADER.size)
+    if len(header) < frames.HEADER.size:
         return None
-    length = int.from_bytes(header[1:], "big")
-    return header[0], recv_exact(sock, length)
+    kind, length = frames.decode_header(header)
+    return kind, recv_exact(sock, length)
 
 
 def send_frame(sock, kind, payload=b""):
-    """Send one attach frame."""
-    sock.sendall(bytes([kind]) + len(payload).to_bytes(4, "big") + payload)
+    """Send one attach frame (KIND: a frames type, e.g. frames.STDIN)."""
+    sock.sendall(frames.encode_frame(kind, payload))
 
 
 def attach_and_send(socket_path, cid, data, query=""):
     """Attach to CID, send DATA as one stdin frame, collect until the stream ends."""
     sock = open_attach(socket_path, cid, query=query)
     try:
-        send_frame(sock, 0, data)
+        send_frame(sock, frames.STDIN, data)
         return collect_frames(sock)
     finally:
         sock.close()
@@ -118,13 +120,13 @@ def collect_frames(sock):
         if frame is None:
             return out, err, exit_obj, errors
         kind, payload = frame
-        if kind == 1:
+        if kind == frames.STDOUT:
             out += payload
-        elif kind == 2:
+        elif kind == frames.STDERR:
             err += payload
-        elif kind == 3:
+        elif kind == frames.EXIT:
             exit_obj = json.loads(payload)
-        elif kind == 5:
+        elif kind == frames.ERROR:
             errors.append(payload.decode())
 
 
