@@ -13,7 +13,7 @@ START_TIMEOUT = 120.0
 class LaunchError(Exception):
     """The shim (or the runtime under it) failed to start the process."""
 
-    def __init__(self, message, exit_code=125):
+    def __init__(self, message, exit_code=startup.EXIT_FAILED):
         super().__init__(message)
         self.exit_code = exit_code
 
@@ -50,7 +50,7 @@ def parse_result(line, returncode):
     if not result["ok"]:
         code = result.get("exit_code")
         raise LaunchError(str(result.get("error") or "start shim: failed"),
-                          code if code in (125, 126, 127) else 125)
+                          code if code in startup.EXIT_CODES else startup.EXIT_FAILED)
     return result
 
 

@@ -8,7 +8,11 @@ import sys
 
 from shim.contract import cjson, layout
 
+# The start-up's exit codes (tini's mapping, as runc and docker use them).
 EXIT_FAILED = 125
+EXIT_NOT_EXECUTABLE = 126
+EXIT_NOT_FOUND = 127
+EXIT_CODES = (EXIT_FAILED, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND)
 
 
 def success(shim_pid, pid):
