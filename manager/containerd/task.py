@@ -53,6 +53,21 @@ class Record:
         self.spec = spec
         self.io = None
         self.deleted = False
+        self._started = None
+
+    def started(self):
+        """Return a future resolved once the exec is started (ctr waits before it starts)."""
+        if self._started is None:
+            self._started = asyncio.get_running_loop().create_future()
+        return self._started
+
+    def mark_started(self, error=None):
+        future = self.started()
+        if not future.done():
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(error)
 
 
 class Task:
@@ -187,10 +202,14 @@ class TaskService:
             proc = await execs.exec_process(self.service, task.id, body)
         except relay.RelayError as err:
             raise RpcError(INVALID_ARGUMENT, str(err)) from err
-        except BaseException:
+        except BaseException as err:
             record.io.close()
+            record.deleted = True
+            task.records.pop(req["exec_id"], None)
+            record.mark_started(RpcError(NOT_FOUND, f"exec {req['exec_id']} failed to start"))
             raise
         record.spec = None
+        record.mark_started()
         record.io.proc = proc
         record.io.start()
         return m.PID_RESPONSE.encode({"pid": proc.pid or 0})
@@ -221,10 +240,14 @@ class TaskService:
                 raise RpcError(FAILED_PRECONDITION, f"exec {req['exec_id']} is still running")
             record.deleted = True
             del task.records[req["exec_id"]]
+            record.mark_started(RpcError(NOT_FOUND, f"exec {req['exec_id']} was deleted"))
             if record.io is not None:
                 await record.io.wait_output(OUTPUT_WAIT)
                 record.io.close()
-            return m.DELETE_RESPONSE.encode(exit_of(proc))
+            response = exit_of(proc)
+            if proc is not None:
+                await self.forget_exec(proc)
+            return m.DELETE_RESPONSE.encode(response)
         init = self.service.process(task.id)
         if init.status not in (model.STOPPED, model.CREATED, model.UNKNOWN):
             raise RpcError(FAILED_PRECONDITION, f"task {task.id} is {init.status}: stop it first")
@@ -238,11 +261,23 @@ class TaskService:
         del self.tasks[task.id]
         return m.DELETE_RESPONSE.encode(response)
 
+    async def forget_exec(self, proc):
+        """Remove an ended exec from the core's model and its directory (the id is free again).
+
+        The core has no delete of one exec (Tether keeps them until the container
+        goes); containerd deletes each exec, and may reuse its id.
+        """
+        container = proc.container
+        async with container.lock:
+            self.service.tracker.untrack(proc)
+            container.execs.pop(proc.name, None)
+            await asyncio.get_running_loop().run_in_executor(None, layout.remove_tree, proc.dir)
+
     async def wait(self, payload):
         req = m.ID_EXEC_REQUEST.decode(payload)
         _task, record, proc = self.process(req["id"], req["exec_id"])
         if proc is None:
-            raise RpcError(FAILED_PRECONDITION, f"exec {req['exec_id']} is not started")
+            await asyncio.shield(record.started())
         result = await self.service.wait(req["id"], req["exec_id"] or None)
         if record.io is not None:
             await record.io.wait_output(OUTPUT_WAIT)

@@ -8,10 +8,10 @@ after a failure: tasks, containers, serving processes, shims, mounts.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -170,7 +170,6 @@ def containerd():
             daemon.stop()
             kill_leftovers(daemon.base)
             unmount_under(path)
-            subprocess.run(["runc", "--root", path, "list"], capture_output=True, check=False)
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -188,11 +187,5 @@ def cd(containerd):
 @pytest.fixture
 def cid(request):
     """A container id unique to the test."""
-    name = request.node.name.replace("test_", "").replace("[", "-").rstrip("]")
-    return f"tcd-{name[:40]}-{os.getpid() % 10000}"
-
-
-@pytest.fixture(scope="session")
-def python():
-    """The interpreter the shims run on (for messages)."""
-    return sys.executable
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", request.node.name) if w and w != "test"]
+    return "tcd-" + "-".join(words)[:40].strip("-") + f"-{os.getpid() % 10000}"
