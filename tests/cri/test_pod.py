@@ -1,7 +1,11 @@
 """A pod with two containers, driven as a kubelet drives it, on each runtime handler."""
 
+import pytest
+
 from . import messages
+from .client import CriError
 from .node import memory_limit
+from .pods import Pod
 
 # Exits 0 on SIGTERM (kubelet's StopContainer sends it first): reason Completed.
 POLITE = ["sh", "-c", "trap 'exit 0' TERM; echo up; while :; do sleep 1 & wait; done"]
@@ -62,3 +66,12 @@ def test_stats_and_resource_update(make_pod, node):
     node.client.call("UpdateContainerResources", container_id=cid,
                      linux={"memory_limit_in_bytes": 96 << 20})
     assert memory_limit(cgroup) == 96 << 20
+
+
+def test_unknown_handler_is_refused(node, tmp_path):
+    pod = Pod(node, "nosuch", "nohandler", str(tmp_path))
+    with pytest.raises(CriError) as refused:
+        pod.run()
+    assert 'no runtime for "nosuch" is configured' in refused.value.details
+    assert node.client.call("ListPodSandbox", filter={"label_selector": {
+        "tether.test/pod": "nohandler"}})["items"] == []
