@@ -8,7 +8,6 @@ from shim.contract import layout
 from manager.core.errors import AlreadyExists
 from manager.core.files import write_times
 
-SPEC_FILE = "spec.json"
 _EXEC_N_RE = re.compile(r"exec-(\d+)")
 
 
@@ -45,7 +44,7 @@ def prepare_exec_dir(container, exec_id, process):
         layout.make_private_dir(proc_dir)
     except FileExistsError:
         raise AlreadyExists(f"exec {container.id}: exec id {exec_id} exists") from None
-    spec_path = os.path.join(proc_dir, SPEC_FILE)
+    spec_path = os.path.join(proc_dir, layout.SPEC_JSON)
     layout.write_json(spec_path, process, 0o600)
     created_at = layout.format_time(layout.now_ns())
     write_times(proc_dir, created_at=created_at)

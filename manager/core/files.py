@@ -8,7 +8,6 @@ import os
 
 from shim.contract import layout
 
-from manager.core import scan
 from manager.core.errors import InvalidArgument, WrongState
 
 
@@ -24,7 +23,7 @@ async def offload(fn, *args, **kwargs):
 
 def write_times(proc_dir, **times):
     """Merge TIMES (RFC 3339 strings) into PROC_DIR/times.json, atomically."""
-    path = os.path.join(proc_dir, scan.TIMES_JSON)
+    path = os.path.join(proc_dir, layout.TIMES_JSON)
     try:
         current = layout.read_json(path)
     except layout.StateError:
@@ -46,7 +45,7 @@ def cgroup_path(root, container_id):
 
 def read_bundle_process(bundle, error, what):
     """Return the `process` object of BUNDLE/config.json; raise ERROR naming WHAT if unreadable."""
-    path = os.path.join(bundle or "", "config.json")
+    path = os.path.join(bundle or "", layout.BUNDLE_CONFIG)
     try:
         config = layout.read_json(path)
     except layout.StateError as err:

@@ -108,12 +108,12 @@ class Service:
     async def _create_init(self, container, opts, tty):
         cdir = container.dir
         if "rootfs" in opts:
-            bundle = os.path.join(cdir, "bundle")
+            bundle = os.path.join(cdir, layout.BUNDLE_DIR)
             layout.make_private_dir(bundle, 0o755)
             spec = default_spec(rootfs=opts["rootfs"], args=opts["args"], env=opts["env"],
                                 cwd=opts["cwd"] or "/", tty=tty, **opts["spec"])
             spec["linux"]["cgroupsPath"] = cgroup_path(self.root, container.id)
-            await offload(layout.write_json, os.path.join(bundle, "config.json"), spec)
+            await offload(layout.write_json, os.path.join(bundle, layout.BUNDLE_CONFIG), spec)
         else:
             bundle = opts["bundle"]
         container.bundle = bundle

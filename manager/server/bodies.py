@@ -166,7 +166,7 @@ def parse_create(body):
                "create: env, cwd, args, user, hostname, memory, cpus, pids_limit, mounts "
                "and net are refused with a bundle (its config.json is authoritative)")
         out["bundle"] = _abs_dir(body, "bundle")
-        _check(os.path.isfile(os.path.join(out["bundle"], "config.json")),
+        _check(os.path.isfile(os.path.join(out["bundle"], layout.BUNDLE_CONFIG)),
                f"invalid bundle {out['bundle']}: no config.json")
         out["tty_given"] = "tty" in body and body["tty"] is not None
     else:
@@ -184,7 +184,7 @@ def parse_exec(body):
             layout.validate_id(exec_id, "exec id")
         except ValueError as err:
             raise BadRequest(str(err)) from err
-        _check(exec_id not in (layout.INIT, "bundle"),
+        _check(exec_id not in (layout.INIT, layout.BUNDLE_DIR),
                f"invalid exec id {exec_id!r}: reserved (init process, generated bundle)")
     args = _string_list(body, "args")
     _check(bool(args), "exec: args must be a non-empty list of strings")

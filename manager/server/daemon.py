@@ -17,9 +17,9 @@ from manager.spawn import runtime, helper_client
 
 log = logging.getLogger("tether.daemon")
 
-PID_FILE = "tether.pid"
-SOCKET = "tether.sock"
-LOG_FILE = "tether.log"
+PID_FILE = layout.MANAGER_PID
+SOCKET = layout.SOCKET
+LOG_FILE = layout.MANAGER_LOG
 
 
 class StartError(Exception):
@@ -256,7 +256,7 @@ def run(root, socket_path=None, detach=False, runtime_root=None, socket_group=No
     """Run the manager on ROOT until SIGTERM/SIGINT (DETACH: daemonize); return the exit status."""
     root = os.path.abspath(root or layout.default_root())
     socket_path = os.path.abspath(socket_path or os.path.join(root, SOCKET))
-    runtime_root = os.path.abspath(runtime_root or os.path.join(root, "runc"))
+    runtime_root = os.path.abspath(runtime_root or os.path.join(root, layout.RUNTIME_ROOT))
     try:
         prepare_root(root)
         lock_fd = lock_root(root)
