@@ -1,0 +1,133 @@
+"""A full state filesystem (a 3 MiB tmpfs) never costs a container its exit code."""
+
+import json
+import os
+
+import pytest
+
+import helpers
+import managerfixture
+from conftest import fill
+from shim.contract import layout
+
+LINE = "0123456789" * 9  # 91 bytes a line with its newline
+FLOOD = f"yes {LINE} | head -c 6000000"  # twice the filesystem
+PENDING = pytest.mark.xfail(reason="issue 14: the exit reserve is not in the shim yet",
+                            strict=False)
+
+
+@pytest.fixture
+def disk_root(small_tmpfs, tmp):
+    """A manager whose state root is on the small tmpfs; everything removed afterwards."""
+    root = os.path.join(small_tmpfs, "root")
+    os.mkdir(root, 0o711)
+    manager = managerfixture.ManagerProcess(root, log_path=os.path.join(tmp, "manager.log"))
+    manager.start()
+    try:
+        yield manager
+    finally:
+        filler = os.path.join(small_tmpfs, "filler")
+        if os.path.exists(filler):
+            os.unlink(filler)
+        try:
+            if manager.proc.poll() is None:
+                manager.remove_all()
+        finally:
+            manager.kill()
+            leaked = helpers.processes_mentioning(root)
+            for pid in leaked:
+                helpers.kill_if_alive(pid)
+            helpers.runc_remove_all(os.path.join(root, "runc"))
+
+
+def run(manager, cid, rootfs, script, **extra):
+    """Create and start CID running SCRIPT under sh; return its state."""
+    manager.ok("POST", "/v1/containers",
+               {"id": cid, "rootfs": rootfs, "args": ["sh", "-c", script], **extra})
+    return manager.ok("POST", f"/v1/containers/{cid}/start")
+
+
+def wait_stopped(manager, cid, timeout=30):
+    """Return CID's state once it is no longer created or running."""
+    states = []
+
+    def stopped():
+        states.append(manager.ok("GET", f"/v1/containers/{cid}"))
+        return states[-1]["status"] not in ("created", "running")
+
+    helpers.wait_until(stopped, timeout, interval=0.02, what=f"{cid} stopped")
+    return states[-1]
+
+
+def assert_whole_records(proc_dir):
+    """Every output file in PROC_DIR is whole CRI records (a full disk cut none)."""
+    names = [n for n in os.listdir(proc_dir) if n.startswith(layout.OUTPUT_LOG)]
+    assert names
+    for name in names:
+        with open(os.path.join(proc_dir, name), "rb") as f:
+            data = f.read()
+        assert not data or data.endswith(b"\n"), name
+        for record in data.splitlines():
+            stamp, stream, tag, _text = record.split(b" ", 3)
+            assert stream == b"stdout" and tag in (b"F", b"P"), record[:80]
+            layout.parse_time(stamp.decode())
+    return names
+
+
+@PENDING
+def test_du_exit_code_kept_when_output_fills_the_disk(disk_root, rootfs):
+    run(disk_root, "du-fill-exit", rootfs, f"{FLOOD}; exit 3")
+    state = wait_stopped(disk_root, "du-fill-exit")
+    assert (state["status"], state["exit_code"]) == ("stopped", 3), state
+    assert state.get("dropped_bytes", 0) > 0
+    assert_whole_records(os.path.join(disk_root.root, "containers", "du-fill-exit", "init"))
+
+
+@PENDING
+def test_du_exit_code_kept_when_the_disk_is_nearly_full_at_create(disk_root, rootfs,
+                                                                  small_tmpfs):
+    fill(small_tmpfs, leave=200 << 10)  # room for the create's files, not for its output
+    run(disk_root, "du-fill-create", rootfs, f"{FLOOD}; exit 3")
+    state = wait_stopped(disk_root, "du-fill-create")
+    assert (state["status"], state["exit_code"]) == ("stopped", 3), state
+
+
+def test_du_create_on_a_full_disk_is_refused_cleanly(disk_root, rootfs, small_tmpfs):
+    filler = fill(small_tmpfs)
+    code, answer = disk_root.request("POST", "/v1/containers", {
+        "id": "du-full", "rootfs": rootfs, "args": ["true"]})
+    assert code >= 400 and "No space left on device" in json.dumps(answer), (code, answer)
+    os.unlink(filler)
+    # Nothing half-made stays in the way: the same id works once space returned.
+    run(disk_root, "du-full", rootfs, "exit 7")
+    assert wait_stopped(disk_root, "du-full")["exit_code"] == 7
+
+
+def test_du_exit_code_kept_when_the_disk_fills_during_rotation(disk_root, rootfs):
+    run(disk_root, "du-fill-rotate", rootfs, f"{FLOOD}; exit 3",
+        log_max_size=256 << 10, log_max_files=20)
+    state = wait_stopped(disk_root, "du-fill-rotate")
+    assert (state["status"], state["exit_code"]) == ("stopped", 3), state
+    names = assert_whole_records(
+        os.path.join(disk_root.root, "containers", "du-fill-rotate", "init"))
+    assert len(names) > 2  # it rotated until the disk was full
+
+
+@PENDING
+def test_du_logging_resumes_when_space_returns(disk_root, rootfs, small_tmpfs):
+    state = run(disk_root, "du-resume", rootfs,
+                "sleep 0.5; i=0; while :; do echo line $i; i=$((i+1)); sleep 0.001; done")
+    proc_dir = os.path.join(disk_root.root, "containers", "du-resume", "init")
+    log_path = os.path.join(proc_dir, layout.OUTPUT_LOG)
+    # Less than the log's headroom is left: output is held back, shim.log still written.
+    filler = fill(small_tmpfs, leave=128 << 10)
+    helpers.wait_until(lambda: b"output dropped" in helpers.read_bytes(
+        os.path.join(proc_dir, layout.SHIM_LOG)), 10, what="the shim dropping output")
+    size = os.path.getsize(log_path)
+    os.unlink(filler)
+    helpers.wait_until(lambda: os.path.getsize(log_path) > size + 1000, 10,
+                       what="logging resumed")
+    os.kill(state["pid"], 9)
+    state = wait_stopped(disk_root, "du-resume")
+    assert state["exit_code"] == 137 and state.get("dropped_bytes", 0) > 0, state
+    assert_whole_records(proc_dir)
