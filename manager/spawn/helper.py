@@ -22,14 +22,17 @@ import sys
 import threading
 import time
 
-from shim.contract import boot
-
-TITLE_ROOM = 1024  # bytes of argument area for `tether-shim --id ...` (shim/proctitle.py)
+from shim.contract import argv as argv_table, boot, zygotemsg
 
 
 def shim_command(entry="main"):
     """Return the argv prefix that runs the shim's ENTRY (main or zygote): `python -I -S`."""
     return boot.boot_command("shim.__main__", entry)
+
+
+def sync_options(write_fd):
+    """Return the options that make a shim report to WRITE_FD and detach with one fork."""
+    return argv_table.build_argv({"sync_fd": write_fd, "fork_detach": True})
 
 
 def read_line(fd, timeout):
@@ -55,7 +58,7 @@ class Zygote:
         try:
             self.process = subprocess.Popen(
                 # The blank argument is room for the titles of the forked shims.
-                [*shim_command("zygote"), str(theirs.fileno()), " " * TITLE_ROOM],
+                [*shim_command("zygote"), *zygotemsg.zygote_args(theirs.fileno())],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 pass_fds=(theirs.fileno(),), start_new_session=True)
@@ -76,8 +79,8 @@ class Zygote:
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         try:
             with self.lock:
-                socket.send_fds(self.sock, [json.dumps(options).encode()], [write_fd])
-        except OSError:
+                socket.send_fds(self.sock, [zygotemsg.encode_request(options)], [write_fd])
+        except (OSError, ValueError):
             os.close(read_fd)
             return None
         finally:
@@ -120,7 +123,7 @@ def start_shim(request, zygotes):
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         try:
             process = subprocess.Popen(
-                [*shim_command(), *options, "--sync-fd", str(write_fd), "--fork-detach"],
+                [*shim_command(), *options, *sync_options(write_fd)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, pass_fds=(write_fd,), start_new_session=True)
         except OSError:

@@ -104,7 +104,7 @@ async def launch_shim(argv, timeout=START_TIMEOUT):
         starter = await asyncio.create_subprocess_exec(
             # --fork-detach: started in a session of its own with stdio on
             # /dev/null, the shim detaches with one fork, not python-daemon.
-            *argv, "--sync-fd", str(write_fd), "--fork-detach", pass_fds=(write_fd,),
+            *argv, *helper.sync_options(write_fd), pass_fds=(write_fd,),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
     except OSError as err:
