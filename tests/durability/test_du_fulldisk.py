@@ -103,6 +103,7 @@ def test_du_create_on_a_full_disk_is_refused_cleanly(disk_root, rootfs, small_tm
     assert wait_stopped(disk_root, "du-full")["exit_code"] == 7
 
 
+@PENDING
 def test_du_exit_code_kept_when_the_disk_fills_during_rotation(disk_root, rootfs):
     run(disk_root, "du-fill-rotate", rootfs, f"{FLOOD}; exit 3",
         log_max_size=256 << 10, log_max_files=20)
