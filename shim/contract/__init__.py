@@ -3,7 +3,8 @@
 layout (every on-disk name, atomic writes, the exit-status record), argv (the
 shim's command line), startup (its start-up result line), controlline (the
 control FIFO's lines), logformat (output.log's records and rotated names),
-frames (the attach stream), boot (the `python -I -S` command line), cjson.
+frames (the attach stream), boot (the `python -I -S` command line),
+zygotemsg (the zygote's arguments and requests), cjson.
 The manager imports nothing else from shim.
 
 VERSION is written by the shim into each process directory (layout.CONTRACT);

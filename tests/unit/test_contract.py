@@ -9,7 +9,8 @@ import shim.contract
 from manager.core import scan
 from manager.spawn import launcher
 from shim import crilog
-from shim.contract import argv, boot, controlline, frames, layout, logformat, startup
+from shim.contract import (argv, boot, controlline, frames, layout, logformat, startup,
+                           zygotemsg)
 
 ALL_OPTIONS = {"id": "web", "bundle": "/b", "state_dir": "/r/containers/web/e1",
                "runtime": "runc", "runtime_root": "/r/runc", "exec": True, "process": "/p.json",
@@ -112,6 +113,16 @@ def test_the_boot_command_runs_the_shim():
     proc = subprocess.run([*boot.boot_command("shim.__main__", "main"), "--help"],
                           capture_output=True, text=True, timeout=30, cwd="/")
     assert proc.returncode == 0 and proc.stdout.startswith("usage: tether-shim")
+
+
+def test_zygote_requests_decode_as_encoded():
+    options = argv.build_argv({"id": "c", "bundle": "/b", "state_dir": "/s", "tty": True})
+    assert zygotemsg.decode_request(zygotemsg.encode_request(options)) == options
+    for data in (b"[1]", b"{}", b"\xff", b"nope"):
+        with pytest.raises(ValueError):
+            zygotemsg.decode_request(data)
+    with pytest.raises(ValueError):
+        zygotemsg.encode_request(["x" * zygotemsg.MAX_REQUEST])
 
 
 def make_proc_dir(tmp, version):
