@@ -1,4 +1,4 @@
-"""Fixtures: one private containerd + CRI node per session, handlers, kubelet-like pods.
+"""Fixtures: one private containerd + CRI node for tests/cri, handlers, kubelet-like pods.
 
 TETHER_CRI_NETWORK=host makes every pod use the node's network even where the
 CNI plugins and network namespaces are available (the fallback, run on demand).
@@ -29,7 +29,7 @@ def _pod_network(workdir):
     return net
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def node():
     """containerd with the CRI plugin, runc and tether handlers, the test images imported."""
     if shutil.which("containerd") is None or shutil.which("ctr") is None:
@@ -68,6 +68,8 @@ def make_pod(node, handler, tmp_path_factory):
         return pod.run()
 
     yield make
+    if node.proc is None:  # a test that killed containerd failed before restarting it
+        node.start()
     for pod in made:
         pod.teardown_quietly()
 
