@@ -180,9 +180,9 @@ class Node:
         return f"{self.cgroup_parent}/pod{uid}"
 
     def shim_pids(self):
-        """Return the pids of the shims serving this containerd."""
+        """Return the pids of the shims serving this containerd (each is given its -address)."""
         return [pid for pid in processes_with(self.socket.encode())
-                if b"containerd-shim" in read_cmdline(pid)]
+                if self.proc is None or pid != self.proc.pid]
 
     def cleanup(self):
         """Remove every pod, stop containerd and force away whatever is left."""
