@@ -109,6 +109,7 @@ class Container:
         self.lock = asyncio.Lock()
         self.deleting = False
         self.auto_remove = False  # --rm: removed by the manager once the init process exits
+        self.resources = None  # the limits `update` set (manager/core/usage.py)
         self.removing = False  # auto-removal under way: gone for the API
         self.attachers = 0  # open attach streams: auto-removal waits for them
         self._idle = None
@@ -173,6 +174,8 @@ class Container:
         })
         if self.error:
             init["error"] = self.error
+        if self.resources:
+            init["resources"] = dict(self.resources)
         return init
 
 

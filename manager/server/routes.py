@@ -31,6 +31,9 @@ ROUTES = [
     ("POST", "/v1/containers/{id}/resize", "resize_container"),
     ("GET", "/v1/containers/{id}/logs", "get_logs"),
     ("GET", "/v1/containers/{id}/attach", "attach_container"),
+    ("GET", "/v1/containers/{id}/stats", "get_stats"),
+    ("GET", "/v1/containers/{id}/top", "get_top"),
+    ("POST", "/v1/containers/{id}/update", "update_container"),
 ]
 
 
@@ -244,3 +247,17 @@ class Api:
 
         proc.container.hold()  # no auto-removal before this stream has sent it all
         return self._attach_stream(proc, from_start)
+
+    async def get_stats(self, request, id):
+        """Answer one stats sample, or with stream=1 one NDJSON line a second."""
+        if bodies.parse_flag(request.query, "stream"):
+            return StreamResponse(self.service.stats_stream(id))
+        return Response(200, self.service.stats(id))
+
+    async def get_top(self, request, id):
+        """Answer the processes of a container."""
+        return Response(200, self.service.top(id))
+
+    async def update_container(self, request, id):
+        """Change a container's limits."""
+        return Response(200, (await self.service.update(id, request.json())).to_dict())

@@ -172,6 +172,17 @@ class Runc:
         except ValueError:
             return None
 
+    async def update(self, container, memory=None, cpus=None, pids_limit=None):
+        """Change the container's limits (runc update); None leaves one as it is."""
+        args = []
+        if memory is not None:
+            args += ["--memory", str(memory)]
+        if cpus is not None:
+            args += ["--cpu-period", "100000", "--cpu-quota", str(round(cpus * 100000))]
+        if pids_limit is not None:
+            args += ["--pids-limit", str(pids_limit)]
+        await self.run("update", *args, container.id)
+
 
 class Native:
     """The native runtime: host processes, started and signalled by tether itself."""
