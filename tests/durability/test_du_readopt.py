@@ -1,0 +1,131 @@
+"""The risky parts of re-adoption, with a real shim and runc: the test plays the manager.
+
+1. The fd store takes copies of the shim's stdout pipe and a pidfd of the container.
+2. The shim is SIGKILLed; the container goes on writing (no EPIPE: the store holds
+   the read end) into the same pipe.
+3. An adopter takes the fds, reads the output written meanwhile, and learns the
+   container's true exit code without being its parent (shim.adopted.AdoptedExit).
+Without the store, the same SIGKILL leaves the pipe without a reader: writes meet EPIPE.
+"""
+
+import fcntl
+import os
+import signal
+import struct
+import sys
+import termios
+import time
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "integration"))
+
+import helpers  # noqa: E402
+import shimutil  # noqa: E402
+from manager.core import fdstore  # noqa: E402
+from shim import adopted, loop, shimlog  # noqa: E402
+from shim.contract import layout, pidexit  # noqa: E402
+
+TICKER = ["sh", "-c", "trap 'exit 5' TERM; while :; do echo tick; sleep 0.01; done"]
+
+
+def pipe_of(pid, fd):
+    """Return the 'pipe:[N]' link of fd FD of PID."""
+    return os.readlink(f"/proc/{pid}/fd/{fd}")
+
+
+def shim_fd_holding(shim_pid, link):
+    """Return the shim's fd number that is LINK (the read end of the container's stdout)."""
+    for name in os.listdir(f"/proc/{shim_pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{shim_pid}/fd/{name}") == link:
+                return int(name)
+        except FileNotFoundError:
+            continue
+    raise AssertionError(f"shim {shim_pid} holds no {link}")
+
+
+def queued(fd):
+    """Return the bytes waiting in the pipe FD (FIONREAD)."""
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+
+
+@pytest.fixture
+def ticking(root, make_bundle):
+    """Start a shim whose container prints a line every 10 ms; yield (started, cid)."""
+    cid = f"du-adopt-{os.getpid()}"
+    started = shimutil.start_shim(root, make_bundle(TICKER), cid, "--start")
+    yield started, cid
+    helpers.kill_if_alive(started.shim_pid)
+    helpers.kill_if_alive(started.pid)
+    helpers.wait_until(lambda: not helpers.pid_alive(started.pid), 10, what="container gone")
+    shimutil.runc(root, "delete", "--force", cid, check=False)
+
+
+def test_du_store_keeps_output_flowing_and_the_exit_code_past_a_shim_sigkill(ticking):
+    started, _cid = ticking
+    starttime = layout.proc_starttime(started.pid)
+    store, key = fdstore.FdStore(), ("du-adopt", "init")
+    shim_pidfd = pidexit.open_pidfd(started.shim_pid, layout.proc_starttime(started.shim_pid))
+    target = shim_fd_holding(started.shim_pid, pipe_of(started.pid, 1))
+    store.put(key, "stdout", pidexit.get_fd(shim_pidfd, target))
+    store.put(key, "process", pidexit.open_pidfd(started.pid, starttime))
+    os.kill(started.shim_pid, signal.SIGKILL)
+    assert pidexit.has_exited(shim_pidfd) or helpers.wait_until(
+        lambda: pidexit.has_exited(shim_pidfd), 5, what="shim gone")
+    os.close(shim_pidfd)
+    fds = store.take(key)
+    try:
+        # 2. Writes go on into the pipe nobody reads but the store holds.
+        helpers.wait_until(lambda: queued(fds["stdout"]) >= 50, 5, what="output queued")
+        assert helpers.pid_alive(started.pid)
+        # 3. The adopter reads what was written meanwhile and sees the true exit.
+        assert os.read(fds["stdout"], 1 << 16).startswith(b"tick\n")
+        exits = []
+        log = shimlog.ShimLog()
+        events = loop.Loop(log)
+        adopted.AdoptedExit(events, fds["process"], started.pid, starttime,
+                            lambda *exit: exits.append(exit))
+        signalled = time.monotonic()
+        os.kill(started.pid, signal.SIGTERM)
+        assert events.run_until(lambda: exits, 10)
+        elapsed_ms = (time.monotonic() - signalled) * 1000
+        pid, status, exited_at_ns = exits[0]
+        print(f"adopted exit: code {layout.exit_code_from_wait(status)[0]} from the "
+              f"{pidexit.exit_status(fds['process'], pid, starttime)[1] or 'pidfd'}, "
+              f"{elapsed_ms:.1f} ms after SIGTERM")
+        assert pid == started.pid and layout.exit_code_from_wait(status) == (5, None)
+        assert abs(exited_at_ns - time.time_ns()) < 10 * 10**9
+        events.close()
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
+def readers_of(link):
+    """Return the (pid, fd) of every open read end of the pipe LINK on the host."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == link:
+                    with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                        flags = int(f.read().split("flags:")[1].split()[0], 8)
+                    if flags & os.O_ACCMODE == os.O_RDONLY:
+                        found.append((int(pid), int(fd)))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return found
+
+
+def test_du_without_the_store_a_shim_sigkill_leaves_the_pipe_without_a_reader(ticking):
+    started, _cid = ticking
+    link = pipe_of(started.pid, 1)
+    assert [pid for pid, _fd in readers_of(link)] == [started.shim_pid]
+    os.kill(started.shim_pid, signal.SIGKILL)
+    shimutil.wait_shim_gone(started.shim_pid)
+    # Every write from now on meets EPIPE: the output is lost. (The container's
+    # init, pid 1 of its namespace, is spared the SIGPIPE; other writers die of it.)
+    assert readers_of(link) == []
+    assert helpers.pid_alive(started.pid)
