@@ -1,8 +1,11 @@
-"""Where a task's serving process and state live: one group per pod, or per namespace.
+"""Where a task's serving process and state live: one group per namespace (or per pod).
 
-A group is the set of tasks one serving process serves: the tasks of one pod
-(the `io.kubernetes.cri.sandbox-id` annotation, as containerd-shim-runc-v2
-groups them) or, without the annotation, every task of the namespace. Its
+A group is the set of tasks one serving process serves. By default it is
+every task of the namespace: the serving process, its spawn helper and the
+shims' zygote cost ~27 MB PSS together (docs/containerd.md), so grouping per
+pod, as containerd-shim-runc-v2 does (the `io.kubernetes.cri.sandbox-id`
+annotation), would pay that for each pod. TETHER_CONTAINERD_GROUP=pod asks
+for per-pod groups (a serving process's death then touches one pod). Its
 directory is the root of one Tether core (containers/, runc/):
 
     BASE/NAMESPACE/GROUP/       BASE: $TETHER_CONTAINERD_ROOT or /run/tether-containerd
@@ -19,6 +22,7 @@ import json
 import os
 
 BASE_ENV = "TETHER_CONTAINERD_ROOT"
+GROUP_ENV = "TETHER_CONTAINERD_GROUP"
 DEFAULT_BASE = "/run/tether-containerd"
 SANDBOX_ANNOTATION = "io.kubernetes.cri.sandbox-id"
 SHARED = "shared"
@@ -30,7 +34,9 @@ def base_dir():
 
 
 def group_name(bundle):
-    """Return the group of the task in BUNDLE: pod-SANDBOX, or the namespace's shared group."""
+    """Return the group of the task in BUNDLE: the namespace's shared group, or pod-SANDBOX."""
+    if os.environ.get(GROUP_ENV) != "pod":
+        return SHARED
     try:
         with open(os.path.join(bundle, "config.json"), "rb") as f:
             spec = json.load(f)

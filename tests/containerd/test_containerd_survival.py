@@ -1,0 +1,97 @@
+"""Tether's promises under containerd: containerd killed, the serving process killed, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+
+from conftest import NAMESPACE, pids_with, wait_until
+from test_containerd_run import run, task_status
+from test_containerd_tasks import start_sleeper
+
+TRAP = ["/bin/sh", "-c", 'trap "exit 7" TERM; sleep 1000 & wait']
+
+
+def proc_dir(cd, cid):
+    return os.path.join(cd.base, NAMESPACE, "shared", "containers", cid, "init")
+
+
+def container_pid(cd, cid):
+    with open(os.path.join(proc_dir(cd, cid), "pid")) as f:
+        return int(f.read())
+
+
+def serving_pids(cd):
+    return [pid for pid in pids_with(cd.base) if b"serve" in open(f"/proc/{pid}/cmdline", "rb")
+            .read().split(b"\0")]
+
+
+def test_containerd_killed_and_restarted_finds_its_tasks(cd, rootfs, cid):
+    alive, ended = cid + "-a", cid + "-b"
+    pid = start_sleeper(cd, rootfs, alive)
+    run(cd, cd.run_argv(ended, rootfs, TRAP, "-d"))
+    wait_until(lambda: os.path.exists(os.path.join(proc_dir(cd, ended), "pid")), what="task b")
+    cd.kill()
+    os.kill(container_pid(cd, ended), signal.SIGTERM)  # ends while containerd is down
+    wait_until(lambda: os.path.exists(os.path.join(proc_dir(cd, ended), "exitStatus")),
+               what="task b's exit status")
+    cd.start()
+    assert task_status(cd, alive) == "RUNNING"
+    assert int(cd.ctr("task", "list").stdout.decode().split(alive)[1].split()[0]) == pid
+    wait_until(lambda: task_status(cd, ended) == "STOPPED", what="task b stopped")
+    done = cd.ctr("task", "exec", "--exec-id", "after", alive, "/bin/echo", "still here")
+    assert done.stdout == b"still here\n"
+    deleted = cd.ctr("task", "delete", ended, check=False)
+    assert b"exit code 7" in deleted.stdout + deleted.stderr
+    cd.ctr("task", "kill", "-s", "SIGKILL", alive)
+    wait_until(lambda: task_status(cd, alive) == "STOPPED", what="task a stopped")
+
+
+def test_serving_process_killed_delete_reports_true_exits(cd, rootfs, cid):
+    running, ended = cid + "-r", cid + "-e"
+    pid = start_sleeper(cd, rootfs, running)
+    run(cd, cd.run_argv(ended, rootfs, ["/bin/sh", "-c", "exit 5"], "-d"))
+    wait_until(lambda: task_status(cd, ended) == "STOPPED", what="the task to end")
+    with open(os.path.join(proc_dir(cd, ended), "exitStatus")) as f:
+        ended_at = json.load(f)["exited_at"]
+    events = subprocess.Popen(["ctr", "--address", cd.socket, "events"], stdout=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL)
+    try:
+        for server in serving_pids(cd):
+            os.kill(server, signal.SIGKILL)
+        exits = {}
+        while len(exits) < 2:
+            line = events.stdout.readline().decode()
+            assert line, "ctr events ended"
+            if " /tasks/exit " in line:
+                event = json.loads(line[line.index("{"):])
+                exits[event["container_id"]] = event
+    finally:
+        events.kill()
+        events.wait()
+    assert exits[ended]["exit_status"] == 5
+    assert exits[ended]["exited_at"][:19] == ended_at[:19]
+    assert exits[running]["exit_status"] == 137  # ended by `delete`, a true SIGKILL
+    assert not os.path.exists(f"/proc/{pid}")
+    wait_until(lambda: task_status(cd, running) is None and task_status(cd, ended) is None,
+               what="both tasks gone")
+    assert not os.path.exists(os.path.dirname(proc_dir(cd, ended)))
+
+
+def test_a_missing_rootfs_is_a_clear_error_and_leaves_nothing(cd, cid, tmp_path):
+    done = run(cd, cd.run_argv(cid, str(tmp_path / "nope"), ["/bin/true"], "--rm"))
+    assert done.returncode != 0 and b"rootfs" in done.stderr and b"nope" in done.stderr
+    assert task_status(cd, cid) is None
+    bundle = os.path.join(cd.dir, "state", "io.containerd.runtime.v2.task", NAMESPACE, cid)
+    assert not os.path.exists(bundle)
+    assert not os.path.exists(os.path.dirname(proc_dir(cd, cid)))
+    with open("/proc/self/mounts") as f:
+        assert cid not in f.read()
+
+
+def test_unknown_runtime_options_are_refused_by_name(cd, rootfs, cid):
+    done = run(cd, cd.run_argv(cid, rootfs, ["/bin/true"], "--rm", "--runtime-config-path",
+                               "/etc/nothing.toml"))
+    assert done.returncode != 0 and b"runtimeoptions.v1.Options" in done.stderr
+    assert task_status(cd, cid) is None
+    assert not os.path.exists(os.path.dirname(proc_dir(cd, cid)))
