@@ -37,8 +37,8 @@ class Server:
         self.bus = events.EventBus()
         self.changes = watch.LogChanges()
         self.tracker = tracker.Tracker(self.registry, self.bus, self.changes)
-        self.service = service.Service(root, os.path.join(root, "runc"), self.registry,
-                                       self.bus, self.tracker)
+        self.spawn = runtime.Spawn(os.path.join(root, "runc"))
+        self.service = service.Service(root, self.spawn, self.registry, self.bus, self.tracker)
         self.exits = watch.ExitWatch(layout.containers_dir(root), self.tracker.on_exit_status,
                                      self.tracker.on_overflow)
         self.spawner = helper_client.Spawner()
@@ -61,7 +61,7 @@ class Server:
         self.subscription = self.bus.subscribe()
         self.forwarding = asyncio.ensure_future(self.events_loop())
         self.publisher.start()
-        runtime.SPAWNER = self.spawner
+        self.spawn.helper = self.spawner
         await self.server.listen_fd(self.listener)
         asyncio.ensure_future(self._start_spawner())
 
@@ -103,7 +103,7 @@ class Server:
         await self.publisher.drain(2.0)
         await self.server.close()
         await self.publisher.close()
-        runtime.SPAWNER = None
+        self.spawn.helper = None
         await self.spawner.close()
         for proc in self.registry.all_processes():
             watch.unwatch_shim(proc)

@@ -18,7 +18,7 @@ from shim.contract import layout
 from manager.containerd import messages as m, mounts, relay, stats
 from manager.containerd.ttrpc import (ALREADY_EXISTS, FAILED_PRECONDITION, INVALID_ARGUMENT,
                                       NOT_FOUND, UNIMPLEMENTED, UNKNOWN, RpcError)
-from manager.core import execs, model
+from manager.core import errors, model
 from manager.spawn import runtime
 
 log = logging.getLogger("tether.containerd.task")
@@ -30,19 +30,37 @@ STATUS = {model.CREATED: m.CREATED, model.RUNNING: m.RUNNING, model.PAUSED: m.PA
 OUTPUT_WAIT = 10.0
 
 
+# The core's errors as gRPC codes (containerd's errdefs.ToGRPC), in this one place.
+CODES = ((errors.InvalidArgument, INVALID_ARGUMENT), (errors.NotFound, NOT_FOUND),
+         (errors.AlreadyExists, ALREADY_EXISTS), (errors.WrongState, FAILED_PRECONDITION),
+         (errors.RuntimeFailed, UNKNOWN))
+
+
 def to_grpc(err):
-    """Return the RpcError for an error of the core (the one place codes are chosen)."""
+    """Return the RpcError for an error of the core (or an unexpected one: Unknown)."""
     if isinstance(err, RpcError):
         return err
-    code = getattr(err, "grpc_code", None)
-    status = getattr(err, "status", None)
-    if code is None:
-        code = {400: INVALID_ARGUMENT, 404: NOT_FOUND, 409: FAILED_PRECONDITION,
-                502: UNKNOWN}.get(status, UNKNOWN)
-    message = getattr(err, "message", None) or str(err)
-    if code == FAILED_PRECONDITION and "exists" in message:
-        code = ALREADY_EXISTS
-    return RpcError(code, message)
+    for kind, code in CODES:
+        if isinstance(err, kind):
+            return RpcError(code, err.message)
+    return RpcError(UNKNOWN, str(err))
+
+
+def create_options(task_id, bundle, terminal, stdin, runtime_name):
+    """Return the core's create options (server/bodies.parse_create's shape) for a bundle."""
+    return {"id": task_id, "bundle": bundle, "tty": terminal, "tty_given": True,
+            "stdin": stdin, "runtime": runtime_name, "labels": {}, "console_size": None,
+            "log_max_size": None, "log_max_files": None, "start": False,
+            "auto_remove": False}
+
+
+def exec_options(exec_id, spec, terminal, stdin):
+    """Return the core's exec options (bodies.parse_exec's shape) from an OCI process spec."""
+    size = spec.get("consoleSize") if terminal else None
+    return {"exec_id": exec_id, "args": spec["args"], "env": spec.get("env") or [],
+            "cwd": spec.get("cwd"), "tty": terminal, "stdin": stdin,
+            "console_size": [size.get("width") or 80, size.get("height") or 24]
+            if isinstance(size, dict) else None}
 
 
 class Record:
@@ -162,12 +180,12 @@ class TaskService:
         self.tasks[task_id] = task
         try:
             check_rootfs(bundle)
-            body = {"id": task_id, "bundle": bundle, "tty": req["terminal"],
-                    "stdin": bool(req["stdin"]), "runtime": runtime_name}
+            opts = create_options(task_id, bundle, req["terminal"], bool(req["stdin"]),
+                                  runtime_name)
             record.io = relay.ProcessIO(None, self.changes, req["stdin"], req["stdout"],
                                         req["stderr"], req["terminal"], (task_id, self.namespace))
             await record.io.open()
-            container = await self.service.create(body)
+            container = await self.service.create(opts)
         except BaseException as err:
             self.tasks.pop(task_id, None)
             if record.io is not None:
@@ -188,18 +206,12 @@ class TaskService:
             return m.PID_RESPONSE.encode({"pid": container.init.pid or 0})
         if proc is not None:
             raise RpcError(FAILED_PRECONDITION, f"exec {req['exec_id']} was started already")
-        spec = record.spec
-        body = {"exec_id": req["exec_id"], "args": spec.get("args"), "cwd": spec.get("cwd"),
-                "env": spec.get("env") or [], "tty": record.terminal,
-                "stdin": bool(record.stdin)}
-        if record.terminal and isinstance(spec.get("consoleSize"), dict):
-            size = spec["consoleSize"]
-            body["console_size"] = [size.get("width") or 80, size.get("height") or 24]
+        opts = exec_options(req["exec_id"], record.spec, record.terminal, bool(record.stdin))
         record.io = relay.ProcessIO(None, self.changes, record.stdin, record.stdout,
                                     record.stderr, record.terminal, (task.id, self.namespace))
         try:
             await record.io.open()
-            proc = await execs.exec_process(self.service, task.id, body)
+            proc = await self.service.exec(task.id, opts)
         except relay.RelayError as err:
             raise RpcError(INVALID_ARGUMENT, str(err)) from err
         except BaseException as err:
@@ -308,8 +320,7 @@ class TaskService:
             raise RpcError(NOT_FOUND, f"process {req['exec_id'] or task.id} not found: "
                                       "it is not running")
         try:
-            await self.service.kill(task.id, {"signal": req["signal"], "all": req["all"],
-                                              "exec_id": req["exec_id"] or None})
+            await self.service.kill(task.id, req["signal"], req["all"], req["exec_id"] or None)
         except Exception as err:
             if proc.finished:
                 raise RpcError(NOT_FOUND, f"process {req['exec_id'] or task.id} not found: "
@@ -328,8 +339,7 @@ class TaskService:
     async def resizepty(self, payload):
         req = m.RESIZE_PTY_REQUEST.decode(payload)
         self.process(req["id"], req["exec_id"])
-        self.service.resize(req["id"], {"cols": req["width"], "rows": req["height"],
-                                        "exec_id": req["exec_id"] or None})
+        self.service.resize(req["id"], req["width"], req["height"], req["exec_id"] or None)
         return b""
 
     async def closeio(self, payload):
