@@ -304,15 +304,26 @@ def exit_code_from_wait(status):
     return os.waitstatus_to_exitcode(status), None
 
 
-def write_exit_status(proc_dir, exit_code, signal=None, exited_at_ns=None, oom_killed=False):
-    """Write PROC_DIR/exitStatus once; return False if it was already written."""
+def encode_exit_status(exit_code, signal=None, exited_at_ns=None, oom_killed=False, **extra):
+    """Return the exitStatus record: {"exit_code", "signal", "exited_at", "oom_killed", ...EXTRA}.
+
+    read_exit_status needs exit_code and exited_at; readers ignore fields they
+    do not know, so EXTRA (such as dropped_bytes) needs no new contract version.
+    """
     obj = {
         "exit_code": exit_code,
         "signal": signal,
         "exited_at": format_time(exited_at_ns if exited_at_ns is not None else now_ns()),
         "oom_killed": bool(oom_killed),
+        **extra,
     }
-    return publish_once(os.path.join(proc_dir, EXIT_STATUS), dump_json(obj))
+    return dump_json(obj)
+
+
+def write_exit_status(proc_dir, exit_code, signal=None, exited_at_ns=None, oom_killed=False):
+    """Write PROC_DIR/exitStatus once; return False if it was already written."""
+    data = encode_exit_status(exit_code, signal, exited_at_ns, oom_killed)
+    return publish_once(os.path.join(proc_dir, EXIT_STATUS), data)
 
 
 def read_exit_status(proc_dir):

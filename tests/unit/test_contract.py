@@ -115,6 +115,14 @@ def test_the_boot_command_runs_the_shim():
     assert proc.returncode == 0 and proc.stdout.startswith("usage: tether-shim")
 
 
+def test_the_exit_status_record_reads_back_with_extra_fields(tmp):
+    data = layout.encode_exit_status(137, 9, exited_at_ns=5, oom_killed=True, dropped_bytes=3)
+    layout.publish_once(os.path.join(tmp, layout.EXIT_STATUS), data)
+    assert layout.read_exit_status(tmp) == {"exit_code": 137, "signal": 9, "oom_killed": True,
+                                            "exited_at": layout.format_time(5),
+                                            "dropped_bytes": 3}
+
+
 def test_zygote_requests_decode_as_encoded():
     options = argv.build_argv({"id": "c", "bundle": "/b", "state_dir": "/s", "tty": True})
     assert zygotemsg.decode_request(zygotemsg.encode_request(options)) == options
