@@ -350,10 +350,14 @@ def read_contract_version(proc_dir):
     return read_int(path)
 
 
+def encode_shim_pid(pid):
+    """Return the shim.pid record of the running process PID: {"pid", "starttime"}."""
+    return dump_json({"pid": pid, "starttime": proc_starttime(pid)})
+
+
 def write_shim_pid(proc_dir, pid):
     """Write PROC_DIR/shim.pid: the shim's pid and start time."""
-    write_json(os.path.join(proc_dir, SHIM_PID),
-               {"pid": pid, "starttime": proc_starttime(pid)})
+    atomic_write(os.path.join(proc_dir, SHIM_PID), encode_shim_pid(pid))
 
 
 def read_shim_pid(proc_dir):
