@@ -9,9 +9,11 @@ Without the store, the same SIGKILL leaves the pipe without a reader: writes mee
 """
 
 import fcntl
+import select
 import os
 import signal
 import struct
+import subprocess
 import sys
 import termios
 import time
@@ -25,7 +27,7 @@ import helpers  # noqa: E402
 import shimutil  # noqa: E402
 from manager.core import fdstore  # noqa: E402
 from shim import adopted, loop, shimlog  # noqa: E402
-from shim.contract import layout, pidexit  # noqa: E402
+from shim.contract import layout, pidexit, startup  # noqa: E402
 
 TICKER = ["sh", "-c", "trap 'exit 5' TERM; while :; do echo tick; sleep 0.01; done"]
 
@@ -129,3 +131,81 @@ def test_du_without_the_store_a_shim_sigkill_leaves_the_pipe_without_a_reader(ti
     # init, pid 1 of its namespace, is spared the SIGPIPE; other writers die of it.)
     assert readers_of(link) == []
     assert helpers.pid_alive(started.pid)
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ADOPT_BOOT = (f"import sys; sys.path[:0] = [{REPO!r}]; "
+              "from shim.adopt import main; sys.exit(main())")
+
+
+def start_adopter(proc_dir, pid, starttime, fds):
+    """Start shim.adopt with FDS (name -> fd) inherited; return its start-up result."""
+    read_fd, write_fd = os.pipe()
+    spec = ",".join(f"{name}={fd}" for name, fd in fds.items())
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", ADOPT_BOOT, "--state-dir", proc_dir,
+             "--pid", str(pid), "--starttime", str(starttime), "--fds", spec,
+             "--sync-fd", str(write_fd)],
+            pass_fds=(*fds.values(), write_fd), timeout=30, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        os.close(write_fd)
+        write_fd = None
+        with os.fdopen(read_fd, "rb") as result:
+            read_fd = None
+            return startup.decode_result(result.readline())
+    finally:
+        for fd in (read_fd, write_fd):
+            if fd is not None:
+                os.close(fd)
+
+
+def test_du_adopting_shim_takes_over_output_and_exit_after_a_shim_sigkill(ticking):
+    started, _cid = ticking
+    proc_dir = started.proc_dir
+    starttime = layout.proc_starttime(started.pid)
+    shim_pidfd = pidexit.open_pidfd(started.shim_pid, layout.proc_starttime(started.shim_pid))
+    fds = {"process": pidexit.open_pidfd(started.pid, starttime)}
+    for name, number in (("stdout", 1), ("stderr", 2)):
+        fds[name] = pidexit.get_fd(shim_pidfd, shim_fd_holding(started.shim_pid,
+                                                               pipe_of(started.pid, number)))
+    os.close(shim_pidfd)
+    adopter_pid = None
+    try:
+        killed = time.monotonic()
+        os.kill(started.shim_pid, signal.SIGKILL)
+        shimutil.wait_shim_gone(started.shim_pid)
+        logged = os.path.getsize(shimutil.output_log(started))
+        result = start_adopter(proc_dir, started.pid, starttime, fds)
+        adopted_ms = (time.monotonic() - killed) * 1000
+        assert result["ok"] and result["pid"] == started.pid, result
+        adopter_pid = result["shim_pid"]
+        assert layout.read_shim_pid(proc_dir)[0] == adopter_pid
+        assert os.path.exists(os.path.join(proc_dir, f".shim.pid.lost-{started.shim_pid}"))
+        # The same output.log goes on, with what was written while no shim lived.
+        helpers.wait_until(lambda: os.path.getsize(shimutil.output_log(started)) > logged + 500,
+                           5, what="output.log growing again")
+        assert shimutil.log_contains(started, b"tick")
+        # An attached reader gets the output through the same FIFO.
+        fifo = shimutil.open_fifo_reader(started.path(layout.STDOUT))
+        try:
+            helpers.wait_until(lambda: select.select([fifo], [], [], 0.05)[0], 5,
+                               what="output on the stdout FIFO")
+            assert b"tick" in os.read(fifo, 4096)
+        finally:
+            os.close(fifo)
+        signalled = time.monotonic()
+        os.kill(started.pid, signal.SIGTERM)
+        status = shimutil.wait_exit_status(proc_dir)
+        exit_ms = (time.monotonic() - signalled) * 1000
+        assert (status["exit_code"], status["adopted"]) == (5, True), status
+        assert status["source"] in (pidexit.FROM_ZOMBIE, pidexit.FROM_PIDFD)
+        assert status["exited_at_observed"] is False
+        shimutil.wait_shim_gone(adopter_pid)
+        print(f"shim SIGKILL -> adopted {adopted_ms:.0f} ms (from the test's side); "
+              f"SIGTERM -> exitStatus {exit_ms:.0f} ms, source {status['source']}")
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+        if adopter_pid is not None:
+            helpers.kill_if_alive(adopter_pid)
