@@ -3,8 +3,11 @@
 schemathesis speaks HTTP over TCP (requests); the manager listens on a unix
 socket, so a small TCP-to-unix proxy on 127.0.0.1 sits between them. Every
 case is checked: no 5xx (a 502 is counted apart: the runtime refused a
-generated process), and a rejected request (4xx) changes nothing: the
-container list and the state directory are the same before and after it.
+generated process), a rejected request (4xx) changes nothing (the container
+list and the state directory are the same before and after it), and every
+answer is what the document says: a documented status code, content type and
+headers, and a body that its schema validates (schemathesis's response
+checks, CONFORMANCE).
 """
 
 import os
@@ -16,6 +19,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from shim.contract import layout
+from fuzz import conformance
 
 SKIPPED = {("GET", "/v1/events")}  # an endless stream: fuzzed through its query in unit tests
 HOST_KEYS = ("mounts", "bundle")  # host paths a generated body must not reach
@@ -129,8 +133,15 @@ class Fuzzer:
             self.result.failures.append(f"{code} for {what}: {response.text[:200]}")
         if 400 <= code < 500 and self.snapshot() != before:
             self.result.failures.append(f"state changed by a rejected {what}")
+        self.check_conformance(case, response, what)
         if code < 300:
             self.daemon.delete_all()  # an accepted create: leave a clean slate
+
+    def check_conformance(self, case, response, what):
+        """Record how the answer differs from the document (status, type, headers, body)."""
+        for failure in conformance.failures_of(case, response):
+            self.result.failures.append(f"{response.status_code} for {what} does not conform: "
+                                        f"{failure}")
 
     def run(self, total, seed=0):
         """Send at least TOTAL requests, spread over every operation and both modes."""
