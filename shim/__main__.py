@@ -9,7 +9,7 @@ import os
 import sys
 
 from shim import config
-from shim.contract import startup
+from shim.contract import argv as argv_table, startup
 
 
 def main(argv=None):
@@ -47,7 +47,7 @@ def zygote():
     import gc
     import socket
     from shim import detach, oom, proctitle, shimlog, spawn
-    from shim.contract import cjson
+    from shim.contract import zygotemsg
     from shim import runc_driver, supervisor  # noqa: F401
     libc = supervisor.load_libc()  # ctypes, for the subreaper flag and the title of each shim
     sock = socket.socket(fileno=int(sys.argv[1]))
@@ -62,11 +62,10 @@ def zygote():
         if not data:
             return 0  # the spawner is gone: so are we (the shims go on)
         try:
-            options = cjson.loads(data.decode())
-        except (UnicodeDecodeError, ValueError):
+            options = zygotemsg.decode_request(data)
+        except ValueError:
             options = None
-        if len(fds) != 1 or not isinstance(options, list) or \
-                not all(isinstance(o, str) for o in options):
+        if len(fds) != 1 or options is None:
             for fd in fds:
                 os.close(fd)
             continue  # the spawner sees EOF on the sync pipe: no result
@@ -83,7 +82,7 @@ def fork_shim(options, sync_fd, sock, libc):
             os.setsid()
             from shim import proctitle  # imported by the zygote: no cost here
             proctitle.set_title(libc, ["tether-shim", *options])
-            code = main([*options, "--sync-fd", str(sync_fd), "--fork-detach"])
+            code = main([*options, *argv_table.build_argv({"sync_fd": sync_fd, "fork_detach": True})])
         finally:
             os._exit(code)
     os.close(sync_fd)

@@ -55,7 +55,7 @@ class ProcessDir:
     def write_shim_pid(self):
         """Write shim.pid with create-once semantics: one shim per process directory."""
         pid = os.getpid()
-        data = layout.dump_json({"pid": pid, "starttime": layout.proc_starttime(pid)})
+        data = layout.encode_shim_pid(pid)
         if not layout.create_once(self.join(layout.SHIM_PID), data, durable=False):
             raise StartError(f"write {self.join(layout.SHIM_PID)}: another shim owns "
                              f"process directory {self.path}")

@@ -8,10 +8,7 @@ import os
 
 from shim import signals
 from shim.contract import layout
-
-EXIT_NOT_FOUND = 127
-EXIT_NOT_EXECUTABLE = 126
-EXIT_FAILED = 125
+from shim.contract.startup import EXIT_FAILED, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND  # noqa: F401
 
 # The console socket is named through the process directory's fd in the runtime:
 # `runc create` chdirs into the bundle (so a relative path fails) and an absolute

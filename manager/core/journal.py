@@ -12,7 +12,9 @@ import os
 
 import orjson
 
-JOURNAL = "events.log"
+from shim.contract import layout
+
+JOURNAL = layout.EVENTS_LOG
 MAX_SIZE = 1 << 20  # then events.log becomes events.log.1 (the one before is dropped)
 TAIL = 64 << 10  # how much of the end is read to find the last seq
 # The events a restarted manager must not publish twice (docs/api.md).

@@ -102,7 +102,6 @@ class ProcessScan:
                 setattr(self, attr, self._read(layout.read_json, path)[1] or {})
 
 
-TIMES_JSON = layout.TIMES_JSON  # test_core_tracker.py's spelling, until it reads layout's
 
 
 class ContainerScan:

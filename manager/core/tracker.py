@@ -12,7 +12,7 @@ log = logging.getLogger("tether.tracker")
 
 # Written once the exit (or the shim's loss) was published, so that a restarted
 # manager re-publishes only what happened while it was down.
-REPORTED = "exitReported"
+REPORTED = layout.EXIT_REPORTED
 
 
 class Tracker:
@@ -163,6 +163,11 @@ class Tracker:
             proc.status = model.RUNNING if proc.started_at else model.CREATED
         elif pscan.verdict == scan.SHIM_LOST:
             self.lose(proc)
+        elif pscan.verdict == scan.NEWER:
+            # Another release's shim: reported, never read with our rules.
+            proc.status = model.UNKNOWN
+            proc.error = "; ".join(pscan.errors)
+            log.error("skip %s: %s", pscan.dir, proc.error)
         else:
             proc.status = model.UNKNOWN
             proc.error = "broken process directory: " + "; ".join(pscan.errors)

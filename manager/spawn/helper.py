@@ -74,7 +74,7 @@ class Zygote:
         """Return True while the zygote runs."""
         return self.process.poll() is None
 
-    def start_shim(self, options):
+    def fork_shim(self, options):
         """Ask for a shim; return the read end of its sync pipe, or None if we are gone."""
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         try:
@@ -114,11 +114,11 @@ class Zygotes:
             return self.current
 
 
-def start_shim(request, zygotes):
+def answer_shim_request(request, zygotes):
     """Start a shim (forked by the zygote, else directly); return the answer fields."""
     options, timeout = request["shim"], request.get("timeout") or 120.0
     zygote, process = zygotes.get(), None
-    read_fd = zygote.start_shim(options) if zygote is not None else None
+    read_fd = zygote.fork_shim(options) if zygote is not None else None
     if read_fd is None:
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
         try:
@@ -161,7 +161,7 @@ def run_one(request, answer, zygotes):
     reply = {"id": request.get("id")}
     try:
         if "shim" in request:
-            reply.update(start_shim(request, zygotes))
+            reply.update(answer_shim_request(request, zygotes))
         else:
             reply.update(run_command(request))
     except (OSError, KeyError, TypeError, ValueError) as err:

@@ -127,7 +127,7 @@ def make_process_dir(root, cid, name, shim_alive=True, exit_code=None, reported=
     layout.write_json(os.path.join(proc_dir, layout.SHIM_PID),
                       {"pid": LIVE_PID, "starttime": starttime})
     if started:
-        layout.write_json(os.path.join(proc_dir, scan.TIMES_JSON),
+        layout.write_json(os.path.join(proc_dir, layout.TIMES_JSON),
                           {"created_at": "2026-11-23T00:00:00Z",
                            "started_at": "2026-11-23T00:00:01Z"})
     if exit_code is not None:
