@@ -2,8 +2,18 @@
 
 import os
 import subprocess
+import sys
 
 import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "integration"))
+
+import helpers  # noqa: E402
+import shimutil  # noqa: E402
+
+# Prints a line every 10 ms; SIGTERM makes it exit 5.
+TICKER = ["sh", "-c", "trap 'exit 5' TERM; while :; do echo tick; sleep 0.01; done"]
 
 TMPFS_SIZE = "3m"
 
@@ -41,3 +51,17 @@ def small_tmpfs(tmp):
     finally:
         if subprocess.run(["umount", path]).returncode != 0:
             subprocess.run(["umount", "-l", path], check=True)
+
+
+@pytest.fixture
+def ticking(root, make_bundle):
+    """Start a hand-started shim whose container ticks; yield (started, cid); kill all after."""
+    cid = f"du-adopt-{os.getpid()}"
+    started = shimutil.start_shim(root, make_bundle(TICKER), cid, "--start")
+    yield started, cid
+    for pid in helpers.processes_mentioning(started.proc_dir):
+        helpers.kill_if_alive(pid)  # adopting shims
+    helpers.kill_if_alive(started.shim_pid)
+    helpers.kill_if_alive(started.pid)
+    helpers.wait_until(lambda: not helpers.pid_alive(started.pid), 10, what="container gone")
+    shimutil.runc(root, "delete", "--force", cid, check=False)

@@ -9,8 +9,8 @@ Without the store, the same SIGKILL leaves the pipe without a reader: writes mee
 """
 
 import fcntl
-import select
 import os
+import select
 import signal
 import struct
 import subprocess
@@ -18,19 +18,11 @@ import sys
 import termios
 import time
 
-import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                                "integration"))
-
-import helpers  # noqa: E402
-import shimutil  # noqa: E402
-from manager.core import fdstore  # noqa: E402
-from shim import adopted, loop, shimlog  # noqa: E402
-from shim.contract import layout, pidexit, startup  # noqa: E402
-
-TICKER = ["sh", "-c", "trap 'exit 5' TERM; while :; do echo tick; sleep 0.01; done"]
-
+import helpers
+import shimutil
+from manager.core import fdstore
+from shim import adopted, loop, shimlog
+from shim.contract import layout, pidexit, startup
 
 def pipe_of(pid, fd):
     """Return the 'pipe:[N]' link of fd FD of PID."""
@@ -51,18 +43,6 @@ def shim_fd_holding(shim_pid, link):
 def queued(fd):
     """Return the bytes waiting in the pipe FD (FIONREAD)."""
     return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
-
-
-@pytest.fixture
-def ticking(root, make_bundle):
-    """Start a shim whose container prints a line every 10 ms; yield (started, cid)."""
-    cid = f"du-adopt-{os.getpid()}"
-    started = shimutil.start_shim(root, make_bundle(TICKER), cid, "--start")
-    yield started, cid
-    helpers.kill_if_alive(started.shim_pid)
-    helpers.kill_if_alive(started.pid)
-    helpers.wait_until(lambda: not helpers.pid_alive(started.pid), 10, what="container gone")
-    shimutil.runc(root, "delete", "--force", cid, check=False)
 
 
 def test_du_store_keeps_output_flowing_and_the_exit_code_past_a_shim_sigkill(ticking):

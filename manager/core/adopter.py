@@ -1,0 +1,187 @@
+"""Rescue a process whose shim died: adopt it, record its exit, or say it is unknown.
+
+The manager's side of re-adoption (docs/durability.md). While a shim lives,
+collect() copies the fds that carry its process's stdio into the fd store
+(from the shim's fds.json record, else by matching the process's fds 0-2
+with the shim's in /proc: pipes only), with a pidfd of the process. When the
+shim is gone without an exit status, rescue() gathers the facts, decides
+(adoption.decide) and acts: it starts shim.adopt with the stored fds
+inherited, writes the exit status it read, or reports what it cannot know.
+"""
+
+import asyncio
+import logging
+import os
+import sys
+
+from shim.contract import exitreserve, fdpass, layout, pidexit, startup
+
+from manager.core import adoption, fdstore
+
+log = logging.getLogger("tether.adopter")
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BOOT = (f"import sys; sys.path[:0] = [{REPO!r}]; "
+        "from shim.adopt import main; sys.exit(main())")
+START_TIMEOUT = 10.0
+STDIO = ((0, "stdin", os.O_WRONLY), (1, "stdout", os.O_RDONLY), (2, "stderr", os.O_RDONLY))
+
+
+def key_of(proc):
+    """Return the fd store's key of PROC."""
+    return (proc.container.id, proc.name)
+
+
+def pipe_ends(shim_pid, container_pid):
+    """Return name -> fd number in the shim of the pipes that are the process's fds 0-2."""
+    wanted = {}
+    for number, name, mode in STDIO:
+        try:
+            link = os.readlink(f"/proc/{container_pid}/fd/{number}")
+        except OSError:
+            continue
+        if link.startswith("pipe:"):
+            wanted[link] = (name, mode)
+    found = {}
+    try:
+        numbers = os.listdir(f"/proc/{shim_pid}/fd")
+    except OSError:
+        return found
+    for fd in numbers:
+        try:
+            link = os.readlink(f"/proc/{shim_pid}/fd/{fd}")
+            if link not in wanted:
+                continue
+            with open(f"/proc/{shim_pid}/fdinfo/{fd}") as f:
+                flags = int(f.read().split("flags:")[1].split()[0], 8)
+        except (OSError, IndexError, ValueError):
+            continue
+        name, mode = wanted[link]
+        if flags & os.O_ACCMODE == mode:
+            found.setdefault(name, int(fd))
+    return found
+
+
+def process_state(pid, starttime):
+    """Return "alive", "zombie" or "gone" for the process PID of STARTTIME."""
+    fields = pidexit.read_stat(pid) if pid else None
+    if fields is None or int(fields[19]) != starttime:
+        return "gone"
+    return "zombie" if fields[0] in (b"Z", b"X") else "alive"
+
+
+class Adopter:
+    """Keep the fds of live processes; rescue those whose shim died."""
+
+    def __init__(self, store=None, python=sys.executable):
+        self.store = store if store is not None else fdstore.FdStore()
+        self.python = python
+
+    def collect(self, proc, shim_pidfd):
+        """Copy PROC's stdio fds out of its live shim (SHIM_PIDFD) and pin the process."""
+        key = key_of(proc)
+        if proc.pid is None or proc.starttime is None:
+            return []
+        if os.path.exists(os.path.join(proc.dir, fdpass.FDS_JSON)):
+            return self.store.collect(key, proc.dir, shim_pidfd, proc.pid, proc.starttime)
+        self.store.collect(key, proc.dir, shim_pidfd, proc.pid, proc.starttime)
+        for name, fd in pipe_ends(proc.shim_pid, proc.pid).items():
+            if name not in self.store.get(key):
+                try:
+                    self.store.put(key, name, pidexit.get_fd(shim_pidfd, fd))
+                except OSError as err:
+                    log.warning("collect %s of %s: %s", name, proc.dir, err)
+        return sorted(self.store.get(key))
+
+    def forget(self, proc):
+        """Close what the store keeps for PROC (it exited and was drained, or was deleted)."""
+        self.store.discard(key_of(proc))
+
+    def facts(self, proc):
+        """Return (adoption.Facts, status, source) for PROC whose shim is gone."""
+        stored = self.store.get(key_of(proc))
+        state = process_state(proc.pid, proc.starttime)
+        pidfd = stored.get(fdstore.PROCESS)
+        status = source = None
+        if state != "alive":
+            if pidfd is not None:
+                status, source = pidexit.exit_status(pidfd, proc.pid, proc.starttime)
+            elif state == "zombie":
+                status, source = pidexit.zombie_status(proc.pid, proc.starttime), "zombie"
+        outputs = [name for name in stored if name != fdstore.PROCESS]
+        facts = adoption.Facts(state, status is not None, bool(outputs), False)
+        return facts, status, source
+
+    async def rescue(self, proc):
+        """Decide and act for PROC (its shim died, no exitStatus); return the Decision."""
+        facts, status, source = self.facts(proc)
+        decision = adoption.decide(facts)
+        if decision.action == adoption.RECORD_EXIT:
+            self.record_exit(proc, status, source, decision.exited_at_observed)
+        elif decision.action in (adoption.ADOPT, adoption.ADOPT_OUTPUT_LOST):
+            if not await self.start_adopting_shim(proc):
+                return adoption.Decision(adoption.UNKNOWN, False, "adopting shim failed")
+        log.info("rescue %s: %s%s", proc.dir, decision.action,
+                 f" ({decision.reason})" if decision.reason else "")
+        return decision
+
+    def record_exit(self, proc, status, source, observed):
+        """Write PROC's exitStatus from the wait status read without a shim."""
+        code, sig = layout.exit_code_from_wait(status)
+        data = exitreserve.exit_record(code, sig, None, False, source=source, adopted=True,
+                                       exited_at_observed=observed)
+        exitreserve.commit_exit(proc.dir, data)
+        self.forget(proc)
+
+    async def start_adopting_shim(self, proc):
+        """Start shim.adopt with the stored fds; True once it reported its start."""
+        fds = self.store.get(key_of(proc))
+        if fdstore.PROCESS not in fds:
+            pidfd = pidexit.open_pidfd(proc.pid, proc.starttime)
+            if pidfd is None:
+                return False
+            self.store.put(key_of(proc), fdstore.PROCESS, pidfd)
+            fds = self.store.get(key_of(proc))
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        argv = [self.python, "-I", "-S", "-c", BOOT, "--state-dir", proc.dir,
+                "--pid", str(proc.pid), "--starttime", str(proc.starttime),
+                "--fds", ",".join(f"{name}={fd}" for name, fd in sorted(fds.items())),
+                "--sync-fd", str(write_fd)]
+        log_opts = getattr(proc.container, "log", None) or {}
+        if log_opts.get("max_size"):
+            argv += ["--log-max-size", str(log_opts["max_size"]),
+                     "--log-max-files", str(log_opts.get("max_files") or 1)]
+        try:
+            child = await asyncio.create_subprocess_exec(
+                *argv, pass_fds=(*fds.values(), write_fd), stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        except OSError:
+            os.close(read_fd)
+            os.close(write_fd)
+            raise
+        os.close(write_fd)
+        try:
+            await asyncio.wait_for(child.wait(), START_TIMEOUT)
+            line = await asyncio.wait_for(
+                asyncio.get_running_loop().run_in_executor(None, _read_line, read_fd),
+                START_TIMEOUT)
+        finally:
+            os.close(read_fd)
+        result = startup.parse_result(line)
+        if not result.get("ok"):
+            log.error("adopt %s: %s", proc.dir, result.get("error"))
+            return False
+        # The new shim holds the fds now; ours are copied again from it by collect().
+        self.store.discard(key_of(proc))
+        proc.shim_pid, proc.shim_starttime = layout.read_shim_pid(proc.dir)
+        return True
+
+
+def _read_line(fd):
+    data = b""
+    while b"\n" not in data:
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        data += chunk
+    return data

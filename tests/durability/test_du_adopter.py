@@ -1,0 +1,94 @@
+"""The manager's rescue of a process whose shim was SIGKILLed (manager.core.adopter)."""
+
+import asyncio
+import os
+import signal
+import types
+
+import helpers
+import shimutil
+from manager.core import adopter, adoption
+from shim.contract import layout, pidexit
+
+
+def process_of(started, cid):
+    """A stand-in for model.Process with what the adopter reads."""
+    container = types.SimpleNamespace(id=cid, log={})
+    return types.SimpleNamespace(
+        container=container, name=layout.INIT, dir=started.proc_dir, pid=started.pid,
+        starttime=layout.proc_starttime(started.pid), shim_pid=started.shim_pid,
+        shim_starttime=layout.proc_starttime(started.shim_pid))
+
+
+def collect(rescuer, proc):
+    pidfd = pidexit.open_pidfd(proc.shim_pid, proc.shim_starttime)
+    try:
+        return rescuer.collect(proc, pidfd)
+    finally:
+        os.close(pidfd)
+
+
+def kill_shim(started):
+    os.kill(started.shim_pid, signal.SIGKILL)
+    shimutil.wait_shim_gone(started.shim_pid)
+
+
+def test_du_rescue_adopts_with_the_stored_pipes(ticking):
+    started, cid = ticking
+    proc, rescuer = process_of(started, cid), adopter.Adopter()
+    assert collect(rescuer, proc) == ["process", "stderr", "stdout"]
+    kill_shim(started)
+    logged = os.path.getsize(shimutil.output_log(started))
+    decision = asyncio.run(rescuer.rescue(proc))
+    assert decision.action == adoption.ADOPT
+    assert proc.shim_pid != started.shim_pid and helpers.pid_alive(proc.shim_pid)
+    assert len(rescuer.store) == 0  # the adopting shim holds them now
+    helpers.wait_until(lambda: os.path.getsize(shimutil.output_log(started)) > logged + 500, 5,
+                       what="output.log growing again")
+    # collect() finds the pipes again, now in the adopting shim.
+    assert collect(rescuer, proc) == ["process", "stderr", "stdout"]
+    rescuer.store.close()
+    os.kill(started.pid, signal.SIGTERM)
+    status = shimutil.wait_exit_status(started.proc_dir)
+    assert (status["exit_code"], status["adopted"]) == (5, True)
+    shimutil.wait_shim_gone(proc.shim_pid)
+
+
+def test_du_rescue_after_a_restart_adopts_without_output(ticking):
+    started, cid = ticking
+    proc, rescuer = process_of(started, cid), adopter.Adopter()
+    kill_shim(started)  # nothing collected: the manager was down
+    decision = asyncio.run(rescuer.rescue(proc))
+    assert decision.action == adoption.ADOPT_OUTPUT_LOST and "lost" in decision.reason
+    os.kill(started.pid, signal.SIGTERM)
+    status = shimutil.wait_exit_status(started.proc_dir)
+    assert status["exit_code"] == 5
+    shimutil.wait_shim_gone(proc.shim_pid)
+
+
+def test_du_rescue_records_an_exit_that_happened_while_no_shim_lived(ticking):
+    started, cid = ticking
+    proc, rescuer = process_of(started, cid), adopter.Adopter()
+    collect(rescuer, proc)
+    kill_shim(started)
+    pidfd = rescuer.store.get(adopter.key_of(proc))["process"]
+    os.kill(started.pid, signal.SIGTERM)
+    helpers.wait_until(lambda: pidexit.has_exited(pidfd), 5, what="the container's exit")
+    decision = asyncio.run(rescuer.rescue(proc))
+    assert decision.action == adoption.RECORD_EXIT and decision.exited_at_observed
+    status = layout.read_exit_status(started.proc_dir)
+    assert (status["exit_code"], status["exited_at_observed"]) == (5, True)
+    assert len(rescuer.store) == 0
+
+
+def test_du_rescue_says_unknown_when_nothing_saw_the_exit(ticking):
+    started, cid = ticking
+    proc, rescuer = process_of(started, cid), adopter.Adopter()
+    kill_shim(started)
+    os.kill(started.pid, signal.SIGKILL)
+    # Reaped by pid 1 with no pidfd held: nobody can know the code any more.
+    helpers.wait_until(lambda: adopter.process_state(proc.pid, proc.starttime) == "gone", 20,
+                       what="the container reaped")
+    decision = asyncio.run(rescuer.rescue(proc))
+    assert decision.action == adoption.UNKNOWN and "not seen" in decision.reason
+    assert layout.read_exit_status(started.proc_dir) is None
