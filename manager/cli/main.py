@@ -146,7 +146,8 @@ def build_parser():
     raw = argparse.RawDescriptionHelpFormatter
     parser = Parser(prog="tether", formatter_class=raw, description=DESCRIPTION, epilog=EPILOG)
     add_global_options(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Not required: no command prints the help (parse_args), as docker does.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, aliases, handler, add_options, summary, description, example in COMMANDS:
         p = sub.add_parser(name, aliases=aliases, help=summary, description=description,
                            epilog=f"example:\n  {example}", formatter_class=raw)
@@ -165,14 +166,14 @@ def split_args(argv):
 
 def parse_args(argv):
     """Parse ARGV; everything after `--` goes verbatim to the process's ARGS."""
-    if not argv:
-        build_parser().print_help()  # a bare `tether`, as docker: the help, exit 0
-        sys.exit(0)
     head, tail = split_args(argv)
     opts = fastparse.parse(head, add_global_options, COMMANDS)
     if opts is None or (tail is not None and not hasattr(opts, "args")):
         parser = build_parser()
         opts = parser.parse_args(head)
+        if opts.command is None:  # a bare `tether` (or global options only): the help
+            parser.print_help()
+            sys.exit(0)
         if tail is not None and not hasattr(opts, "args"):
             parser.error(f"{opts.command}: unexpected arguments after --: {' '.join(tail)}")
     if tail is not None:

@@ -117,9 +117,10 @@ def test_the_new_options_take_the_fast_path_and_agree_with_argparse(argv):
         assert vars(answer) == vars(cli.build_parser().parse_args(argv))
 
 
-def test_a_bare_tether_prints_the_help():
-    proc = subprocess.run([sys.executable, "-m", "manager.cli.main"], capture_output=True,
-                          text=True, timeout=30)
+@pytest.mark.parametrize("argv", [[], ["--root", "/nonexistent"]])
+def test_a_bare_tether_prints_the_help(argv):
+    proc = subprocess.run([sys.executable, "-m", "manager.cli.main", *argv],
+                          capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0 and proc.stdout.startswith("usage: tether")
     assert "stats" in proc.stdout and proc.stderr == ""
 
