@@ -1,8 +1,8 @@
 """The serving process: one Tether core for a group of tasks, its Task API on ttrpc.
 
 Started by `start` with the listening socket inherited (-listen-fd). It builds
-the core the way the manager daemon does (model, tracker, exit watch, spawner
-with its zygote), without the HTTP server, and no event journal: containerd
+the core the way the manager daemon does (model, tracker, exit watch, a zygote
+for the shims: zygote.py), without the HTTP server, and no event journal: containerd
 keeps the record. Core events are forwarded to containerd in the core's order
 (create, start, exit, delete) by one subscription (events_loop). It exits
 when containerd's Shutdown finds no task left and no `start` pending; the
@@ -19,9 +19,9 @@ import sys
 
 from shim.contract import layout
 
-from manager.containerd import groups, messages, publisher, task, ttrpc
+from manager.containerd import groups, messages, publisher, task, ttrpc, zygote
 from manager.core import events, model, scan, service, tracker, watch
-from manager.spawn import helper_client, runtime
+from manager.spawn import runtime
 
 log = logging.getLogger("tether.containerd.serve")
 
@@ -41,7 +41,7 @@ class Server:
         self.service = service.Service(root, self.spawn, self.registry, self.bus, self.tracker)
         self.exits = watch.ExitWatch(layout.containers_dir(root), self.tracker.on_exit_status,
                                      self.tracker.on_overflow)
-        self.spawner = helper_client.Spawner()
+        self.spawner = zygote.LocalZygote()
         self.publisher = publisher.Publisher(ttrpc_address, namespace)
         self.tasks = task.TaskService(self.service, self.changes, root, namespace,
                                       self.publisher, self.request_exit)
@@ -63,13 +63,8 @@ class Server:
         self.publisher.start()
         self.spawn.helper = self.spawner
         await self.server.listen_fd(self.listener)
-        asyncio.ensure_future(self._start_spawner())
-
-    async def _start_spawner(self):
-        try:
-            await self.spawner.ensure_started()
-        except helper_client.SpawnerGone as err:
-            log.warning("%s (runtime commands run directly)", err)
+        # Started once we serve, off the loop: the first Create finds it ready.
+        asyncio.get_running_loop().run_in_executor(None, self.spawner.zygotes.get)
 
     async def events_loop(self):
         """Forward each core event to containerd as its task event."""
