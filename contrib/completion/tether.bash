@@ -8,7 +8,7 @@
 # --root/--socket given on the line). Stand-alone: no bash-completion needed.
 
 _tether_commands="daemon spec create start run exec list ls state kill pause resume
-delete rm wait attach logs events resize stats top update"
+delete rm wait attach logs events resize stats top update checkpoint"
 _tether_global_opts="--root --socket --version -h --help"
 
 _tether_options() {
@@ -31,6 +31,7 @@ _tether_options() {
         stats) echo "--no-stream --json --format" ;;
         top) echo "--json --format" ;;
         update) echo "-m --memory --cpus --pids-limit" ;;
+        checkpoint) echo "--image-path --leave-running" ;;
     esac
     echo "-h --help"
 }
@@ -52,7 +53,7 @@ _tether_takes_value() {
         --root|--socket|-b|--bundle|--rootfs|-e|--env|-w|--cwd|-u|--user|--hostname|\
         -m|--memory|--cpus|--pids-limit|--mount|-v|--volume|--net|--network|--runtime|\
         -l|--label|--exec-id|--since|--until|-n|--tail|--runtime-root|--socket-group|\
-        --log-level|--format|-s|--signal) return 0 ;;
+        --log-level|--format|-s|--signal|--image-path) return 0 ;;
     esac
     return 1
 }
@@ -82,7 +83,7 @@ _tether() {
     done
     # 2. Values of options.
     case $prev in
-        --root|--socket|--bundle|-b|--rootfs|--runtime-root)
+        --root|--socket|--bundle|-b|--rootfs|--runtime-root|--image-path)
             COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --mount|-v|--volume) COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --log-level) COMPREPLY=($(compgen -W "debug info warning error" -- "$cur")); return 0 ;;

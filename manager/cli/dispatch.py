@@ -111,3 +111,9 @@ def cmd_update(client, opts):
     """tether update: manager.cli.resources.cmd_update."""
     from manager.cli.resources import cmd_update
     return cmd_update(client, opts)
+
+
+def cmd_checkpoint(client, opts):
+    """tether checkpoint: manager.cli.resources.cmd_checkpoint."""
+    from manager.cli.resources import cmd_checkpoint
+    return cmd_checkpoint(client, opts)

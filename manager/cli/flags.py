@@ -213,3 +213,12 @@ def add_id_and_exec_id(p):
 
 
 # name, aliases, handler, add-arguments, summary, description, example
+
+
+def add_checkpoint_options(p):
+    """Add the options of checkpoint."""
+    add_id(p)
+    p.add_argument("--image-path", metavar="DIR",
+                   help="where CRIU writes the images (default ./checkpoint-ID)")
+    p.add_argument("--leave-running", action="store_true",
+                   help="keep the container running after the dump")

@@ -12,7 +12,7 @@ import sys
 
 from manager.cli import dispatch, fastparse
 from manager.cli.flags import (
-    add_create_options, add_daemon_options, add_delete_options, add_events_options,
+    add_checkpoint_options, add_create_options, add_daemon_options, add_delete_options, add_events_options,
     add_exec_options, add_global_options, add_id, add_id_and_exec_id, add_kill_options,
     add_list_options, add_logs_options, add_print_spec_options, add_resize_options,
     add_run_options, add_stats_options, add_top_options, add_update_options)
@@ -128,6 +128,12 @@ COMMANDS = [
      "runtime (runc update); `state` shows them under resources, `stats` reads\n"
      "them back. The native runtime has no cgroup: it refuses.",
      "tether update web --memory 256m --cpus 1.5 --pids-limit 200"),
+    ("checkpoint", [], dispatch.cmd_checkpoint, add_checkpoint_options,
+     "dump a running container with CRIU",
+     "Dump a running container's processes with CRIU (runc checkpoint) into DIR;\n"
+     "without --leave-running the container stops. CRIU's own error, if any, is\n"
+     "in the one error line (Debian 12's CRIU 3.17 fails on kernels like 6.18).",
+     "tether checkpoint web --image-path /srv/ckpt/web --leave-running"),
 ]
 
 

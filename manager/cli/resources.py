@@ -162,3 +162,12 @@ def cmd_update(client, opts):
     state = client.update(opts.id, **opts.update)
     sys.stdout.write(f"{state.id}\n")
     return 0
+
+
+def cmd_checkpoint(client, opts):
+    """Dump a container with CRIU; print the image directory."""
+    import os
+    image_path = os.path.abspath(opts.image_path or f"checkpoint-{opts.id}")
+    client.checkpoint(opts.id, image_path, leave_running=opts.leave_running)
+    sys.stdout.write(f"{image_path}\n")
+    return 0

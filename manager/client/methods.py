@@ -273,6 +273,12 @@ class Client:
                                   ("pids_limit", pids_limit)) if v is not None}
         return self.record(ContainerState, "POST", f"/containers/{quote_id(cid)}/update", body)
 
+    def checkpoint(self, cid, image_path, leave_running=False):
+        """Dump CID with CRIU into IMAGE_PATH (absolute); return its ContainerState."""
+        body = {"image_path": image_path, "leave_running": leave_running}
+        return self.record(ContainerState, "POST", f"/containers/{quote_id(cid)}/checkpoint",
+                           body)
+
     def events(self, since=None, after=None):
         """Yield lifecycle Events as they happen, after a replay since SINCE or seq AFTER."""
         events = self.stream("/events", {"since": since, "after": after})

@@ -11,7 +11,7 @@ import signal
 
 from shim.contract import layout
 
-from manager.core import cgroups, execs, model, reconcile, usage
+from manager.core import execs, model, reconcile, usage
 from manager.core.errors import (AlreadyExists, CoreError, InvalidArgument, NotFound,
                                  RuntimeFailed, WrongState)
 from manager.core.files import (bundle_terminal, cgroup_path, fill_launched, offload,
@@ -31,7 +31,7 @@ def launch_failed(err):
     return RuntimeFailed(str(err), exit_code=err.exit_code)
 
 
-class Service:
+class Service(usage.ResourceOps):
     """The operations behind the API routes."""
 
     def __init__(self, root, spawn, reg, bus, tracker):
@@ -42,7 +42,6 @@ class Service:
         self.tracker = tracker
         tracker.on_init_exit = self.schedule_auto_remove
         self._tasks = set()
-        self.cgroups = cgroups.Finder()  # reads the mount table once
 
     def runtime(self, container):
         """Return the runtime object of CONTAINER."""
@@ -264,27 +263,6 @@ class Service:
             raise NotFound(f"wait {cid}: the container was deleted")
         return {"exit_code": proc.exit_code, "exited_at": proc.exited_at,
                 "oom_killed": proc.oom_killed}
-
-    def stats(self, cid):
-        """Return one stats sample of CID's cgroup (manager/core/usage.py)."""
-        return usage.sample(self.cgroups, self.container(cid))
-
-    def stats_stream(self, cid):
-        """Return an async iterator of CID's samples, one a second; the first one taken now."""
-        container = self.container(cid)
-        return usage.stream(self.cgroups, container, usage.sample(self.cgroups, container))
-
-    def top(self, cid):
-        """Return the processes in CID's cgroup."""
-        return usage.top(self.cgroups, self.container(cid))
-
-    async def update(self, cid, body):
-        """Change CID's memory, CPU or pids limit through the runtime; return the container."""
-        limits = usage.parse_update(body)
-        container = self.container(cid)
-        async with container.lock:
-            await usage.update(self.runtime(container), container, limits)
-        return container
 
     def resize(self, cid, cols, rows, exec_id=None):
         """Set the terminal size of a process to COLS x ROWS."""

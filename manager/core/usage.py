@@ -10,7 +10,7 @@ import os
 
 from shim.contract import layout
 
-from manager.core import cgroups, model
+from manager.core import cgroups, checkpoint, model
 from manager.core.errors import CoreError, InvalidArgument, RuntimeFailed, WrongState
 from manager.core.files import offload
 from manager.spawn import runtime
@@ -123,3 +123,50 @@ def read_resources(container_dir):
     except layout.StateError:
         return None
     return value if isinstance(value, dict) else None
+
+
+class ResourceOps:
+    """The Service's resource operations (a mixin: they need container(), runtime(), events).
+
+    Kept here so that service.py stays one concern: the lifecycle.
+    """
+
+    _finder = None
+
+    @property
+    def cgroups(self):
+        """Return the cgroup Finder (the mount table is read once, on first use)."""
+        if self._finder is None:
+            self._finder = cgroups.Finder()
+        return self._finder
+
+    def stats(self, cid):
+        """Return one stats sample of CID's cgroup."""
+        return sample(self.cgroups, self.container(cid))
+
+    def stats_stream(self, cid):
+        """Return an async iterator of CID's samples, one a second; the first one taken now."""
+        container = self.container(cid)
+        return stream(self.cgroups, container, sample(self.cgroups, container))
+
+    def top(self, cid):
+        """Return the processes in CID's cgroup."""
+        return top(self.cgroups, self.container(cid))
+
+    async def update(self, cid, body):
+        """Change CID's memory, CPU or pids limit through the runtime; return the container."""
+        limits = parse_update(body)
+        container = self.container(cid)
+        async with container.lock:
+            await update(self.runtime(container), container, limits)
+        return container
+
+    async def checkpoint(self, cid, body):
+        """Dump CID with CRIU (runc checkpoint) into body's image_path; return the container."""
+        image_path, leave_running = checkpoint.parse_checkpoint(body)
+        container = self.container(cid)
+        async with container.lock:
+            await checkpoint.checkpoint(self.runtime(container), container, image_path,
+                                        leave_running)
+        self.events.emit("checkpoint", cid, image_path=image_path)
+        return container

@@ -110,6 +110,10 @@ PATHS = {
         errors=_READ)},
     "/v1/containers/{id}/top": {"get": _op("The processes in the container's cgroup", {
         "200": _json(_ref("Top"))}, [_ID], errors=_READ)},
+    "/v1/containers/{id}/checkpoint": {"post": _op(
+        "Dump the container with CRIU (runc checkpoint) into image_path; without "
+        "leave_running it stops", {"200": _json(_ref("State"))}, [_ID], _ref("CheckpointBody"),
+        errors=_ACT)},
     "/v1/containers/{id}/update": {"post": _op(
         "Change the memory, CPU or pids limit (runc update); refused (409) for native", {
             "200": _json(_ref("State"))}, [_ID], _ref("UpdateBody"), errors=_ACT)},
@@ -154,6 +158,9 @@ SCHEMAS = {
         "resources": {"type": "object", "description": "the limits `update` set",
                       "properties": {"memory": {"type": "integer"}, "cpus": {"type": "number"},
                                      "pids_limit": {"type": "integer"}}}}},
+    "CheckpointBody": {"type": "object", "required": ["image_path"], "properties": {
+        "image_path": {"type": "string", "description": "absolute; made 0700 if missing"},
+        "leave_running": {"type": "boolean"}}},
     "UpdateBody": {"type": "object", "properties": {
         "memory": {"type": "integer", "minimum": 1048576, "description": "bytes"},
         "cpus": {"type": "number", "minimum": 0.01, "maximum": 1024},
@@ -215,7 +222,7 @@ SCHEMAS = {
         "data": {"type": "string", "format": "byte"}, "exit_code": {"type": "integer"}}},
     "Event": {"type": "object", "required": ["type", "id", "time"], "properties": {
         "type": {"type": "string", "enum": ["create", "start", "exit", "oom", "delete",
-                                            "pause", "resume", "shim-lost"]},
+                                            "pause", "resume", "shim-lost", "checkpoint"]},
         "id": _STR, "exec_id": {"type": "string", "nullable": True}, "time": _TIME,
         "exit_code": _INT_N, "pid": _INT_N,
         "seq": {"type": "integer", "description": "number in the event journal"}}},

@@ -34,6 +34,7 @@ ROUTES = [
     ("GET", "/v1/containers/{id}/stats", "get_stats"),
     ("GET", "/v1/containers/{id}/top", "get_top"),
     ("POST", "/v1/containers/{id}/update", "update_container"),
+    ("POST", "/v1/containers/{id}/checkpoint", "checkpoint_container"),
 ]
 
 
@@ -261,3 +262,7 @@ class Api:
     async def update_container(self, request, id):
         """Change a container's limits."""
         return Response(200, (await self.service.update(id, request.json())).to_dict())
+
+    async def checkpoint_container(self, request, id):
+        """Checkpoint a container with CRIU."""
+        return Response(200, (await self.service.checkpoint(id, request.json())).to_dict())

@@ -183,6 +183,11 @@ class Runc:
             args += ["--pids-limit", str(pids_limit)]
         await self.run("update", *args, container.id)
 
+    async def checkpoint(self, container, image_path, leave_running=False):
+        """Dump the container with CRIU into IMAGE_PATH (runc checkpoint)."""
+        extra = ["--leave-running"] if leave_running else []
+        await self.run("checkpoint", "--image-path", image_path, *extra, container.id)
+
 
 class Native:
     """The native runtime: host processes, started and signalled by tether itself."""

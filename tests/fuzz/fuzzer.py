@@ -22,7 +22,7 @@ from shim.contract import layout
 from fuzz import conformance
 
 SKIPPED = {("GET", "/v1/events")}  # an endless stream: fuzzed through its query in unit tests
-HOST_KEYS = ("mounts", "bundle")  # host paths a generated body must not reach
+HOST_KEYS = ("mounts", "bundle", "image_path")  # host paths a generated body must not reach
 
 
 class UnixProxy:
