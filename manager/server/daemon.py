@@ -12,7 +12,7 @@ import sys
 from shim.contract import layout
 
 from manager.server import routes, http, jsonlog, metrics, sdnotify
-from manager.core import events, journal, model, scan, service, tracker, watch
+from manager.core import adopter, events, journal, model, rescue, scan, service, tracker, watch
 from manager.spawn import runtime, helper_client
 
 log = logging.getLogger("tether.daemon")
@@ -98,7 +98,12 @@ class Manager:
         self.journal = journal.Journal(root)
         self.events = events.EventBus(self.journal)
         self.changes = watch.LogChanges()
-        self.tracker = tracker.Tracker(self.registry, self.events, self.changes)
+        # Re-adoption of processes whose shim died (docs/durability.md): opt-in
+        # (TETHER_READOPT=1) until the shim-lost tests expect it.
+        self.tracker = (rescue.RescuingTracker(self.registry, self.events, self.changes,
+                                               adopter.Adopter())
+                        if rescue.enabled() else
+                        tracker.Tracker(self.registry, self.events, self.changes))
         self.spawn = runtime.Spawn(runtime_root)
         self.service = service.Service(root, self.spawn, self.registry, self.events,
                                        self.tracker)

@@ -1,0 +1,84 @@
+"""A Tracker that rescues a process whose shim died instead of reporting it lost.
+
+The tracker reports a process `unknown` when its shim is gone without an
+exit status (tracker.Tracker.lose). This one first asks the Adopter
+(manager.core.adopter): a running process is adopted by a new shim (then
+tracked again, status unchanged), an exit read from its pidfd or zombie is
+written and reconciled as any exit; only what cannot be known stays lost,
+with the reason. It also keeps the fd store: copies are taken when a shim is
+tracked and dropped when its process is finished or untracked.
+"""
+
+import asyncio
+import logging
+import os
+
+from manager.core import adoption, model, tracker
+
+log = logging.getLogger("tether.rescue")
+
+
+class RescuingTracker(tracker.Tracker):
+    """tracker.Tracker, with re-adoption (docs/durability.md)."""
+
+    def __init__(self, reg, bus, log_changes, rescuer):
+        super().__init__(reg, bus, log_changes)
+        self.rescuer = rescuer
+        self._rescuing = set()
+        self.rescues = []  # (process dir, action) of each rescue, for metrics and tests
+
+    def track(self, proc):
+        """Track PROC, then copy its live shim's stdio fds into the store."""
+        super().track(proc)
+        if proc.pidfd is not None and not proc.finished:
+            self.rescuer.collect(proc, proc.pidfd)
+
+    def untrack(self, proc):
+        """Stop tracking PROC and close what the store kept for it."""
+        self.rescuer.forget(proc)
+        super().untrack(proc)
+
+    def finish(self, proc, status, publish=True):
+        """Record the exit; the store's copies are no longer needed."""
+        super().finish(proc, status, publish)
+        self.rescuer.forget(proc)
+
+    def lose(self, proc):
+        """Rescue PROC (once at a time) instead of reporting it lost at once."""
+        if proc.dir in self._rescuing:
+            return
+        if proc.pid is None or proc.starttime is None:
+            super().lose(proc)  # never created: nothing to adopt
+            return
+        self._rescuing.add(proc.dir)
+        if proc.status not in (model.RUNNING, model.PAUSED):
+            proc.status = model.RUNNING if proc.started_at else model.CREATED
+        asyncio.get_running_loop().create_task(self._rescue(proc))
+
+    async def _rescue(self, proc):
+        try:
+            decision = await self.rescuer.rescue(proc)
+        except (OSError, ValueError) as err:
+            log.error("rescue %s: %s", proc.dir, err)
+            decision = adoption.Decision(adoption.UNKNOWN, False, f"rescue failed: {err}")
+        finally:
+            self._rescuing.discard(proc.dir)
+        self.rescues.append((proc.dir, decision.action))
+        if proc.finished or proc.container.deleting:
+            return
+        if decision.action in (adoption.ADOPT, adoption.ADOPT_OUTPUT_LOST):
+            proc.shim_gone = False
+            proc._gone = None  # a new shim: a new "gone" to wait for
+            if decision.reason:
+                proc.error = decision.reason
+            self.track(proc)
+        elif decision.action == adoption.RECORD_EXIT:
+            self.reconcile(proc)  # reads the exitStatus just written
+        else:
+            super().lose(proc)
+            proc.error = f"shim lost: {decision.reason}"
+
+
+def enabled(environ=None):
+    """Return True if re-adoption is switched on (TETHER_READOPT=1)."""
+    return (os.environ if environ is None else environ).get("TETHER_READOPT") == "1"
