@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from manager.core import errors, model, usage
+from manager.core import checkpoint, errors, model, usage
 
 
 @pytest.mark.parametrize("body, limits", [
@@ -42,3 +42,23 @@ def test_stats_of_a_stopped_container_is_wrong_state(tmp):
     container.init.status = model.STOPPED
     with pytest.raises(errors.WrongState, match="container is stopped"):
         usage.sample(None, container)
+
+
+def test_a_checkpoint_failure_names_runc_and_criu_in_one_line(tmp):
+    with open(f"{tmp}/dump.log", "w") as f:
+        f.write("(00.0001) Version: 3.17.1\n"
+                "(00.016046) Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds\n"
+                "(00.016049) Error (criu/vdso.c:613): vdso: Failed to fill self vdso symtable\n")
+    err = Exception("runc checkpoint: criu failed: type DUMP errno 0\\nlog file: dump.log")
+    assert checkpoint.failure_line("c1", tmp, err) == (
+        "checkpoint c1: runc checkpoint: criu failed: type DUMP errno 0; log file: dump.log; "
+        f"CRIU: vdso: Unexpected rt vDSO area bounds (log {tmp}/dump.log)")
+
+
+@pytest.mark.parametrize("body, why", [
+    ({}, "absolute"), ({"image_path": "rel"}, "absolute"), ({"image_path": "/a\0b"}, "absolute"),
+    ({"image_path": "/a", "leave_running": 1}, "true or false"), ({"x": 1}, "unknown"),
+])
+def test_bad_checkpoint_bodies_are_invalid(body, why):
+    with pytest.raises(errors.InvalidArgument, match=why):
+        checkpoint.parse_checkpoint(body)
