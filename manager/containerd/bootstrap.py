@@ -16,7 +16,6 @@ our stdout and stderr until EOF.
 import fcntl
 import os
 import socket
-import subprocess
 import sys
 
 from shim.contract import layout
@@ -81,6 +80,7 @@ def answers(path):
 
 def spawn_server(root, path, flags):
     """Listen on PATH and start a serving process for the group at ROOT on it."""
+    import subprocess  # only here: `start` for a running group skips its import
     os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
     try:
         os.unlink(path)

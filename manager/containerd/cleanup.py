@@ -17,7 +17,6 @@ Only the stdlib and shim.contract are imported: this runs at every teardown.
 import os
 import select
 import signal
-import subprocess
 import sys
 
 from shim.contract import layout
@@ -58,6 +57,7 @@ def clean_task(root, task_id, bundle):
             response["exited_at"] = messages.timestamp_ns(layout.parse_time(status["exited_at"]))
     runc_root = os.path.join(root, "runc")
     if os.path.exists(os.path.join(runc_root, task_id)):
+        import subprocess  # not at every teardown: most find nothing left to delete
         subprocess.run([RUNC, "--root", runc_root, "delete", "--force", task_id],
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, check=False)

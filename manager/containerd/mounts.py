@@ -8,7 +8,6 @@ know every filesystem's option syntax (overlay's lowerdir, bind's rbind).
 
 import json
 import os
-import subprocess
 
 from shim.contract import layout
 
@@ -26,6 +25,7 @@ def mount_all(root, task_id, bundle, rootfs_mounts):
     """Mount ROOTFS_MOUNTS (Mount dicts) on BUNDLE/rootfs, recording them first."""
     if not rootfs_mounts:
         return
+    import subprocess
     target = os.path.join(bundle, "rootfs")
     os.makedirs(os.path.join(root, "mounts"), 0o700, exist_ok=True)
     layout.atomic_write(record_path(root, task_id), json.dumps([target]).encode(), 0o600,
@@ -45,6 +45,9 @@ def mount_all(root, task_id, bundle, rootfs_mounts):
 
 def unmount(target):
     """Unmount everything mounted on TARGET (mounts may be stacked)."""
+    if not os.path.ismount(target):
+        return
+    import subprocess  # `delete` imports it only when something is mounted
     for _ in range(16):
         if not os.path.ismount(target):
             return

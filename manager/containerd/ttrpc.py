@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import struct
+import time
 
 from . import messages
 from .wire import WireError
@@ -128,6 +129,8 @@ class Server:
                 self.on_disconnect(conn)
 
     async def _answer(self, conn, stream_id, body):
+        started = time.monotonic()
+        request = {"method": "?"}
         try:
             request = messages.REQUEST.decode(body)
             handler = self.handlers.get((request["service"], request["method"]))
@@ -150,6 +153,7 @@ class Server:
             await conn.writer.drain()
         except ConnectionError:
             pass
+        log.debug("%s: %.1f ms", request["method"], (time.monotonic() - started) * 1e3)
 
 
 class Connection:

@@ -58,7 +58,7 @@ def test_the_delete_action_stays_lean():
     import sys
     code = ("import sys; from manager.containerd import cleanup, bootstrap; "
             "print(sorted(m for m in ('asyncio', 'manager.core.service', 'google.protobuf', "
-            "'logging') if m in sys.modules))")
+            "'logging', 'subprocess') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
