@@ -14,7 +14,7 @@ _tether_global_opts="--root --socket --version -h --help"
 _tether_options() {
     local create="-b --bundle --rootfs -t --tty -i --interactive -e --env -w --cwd
         -u --user --hostname -m --memory --cpus --pids-limit --mount -v --volume --net --network
-        --runtime -l --label"
+        --runtime -l --label --exit-command --exit-command-arg --exit-delay --exit-timeout"
     case $1 in
         daemon) echo "--detach --runtime-root --socket-group --log-level" ;;
         spec) echo "--rootfs -t --tty -i --interactive -e --env -w --cwd -u --user --hostname
@@ -53,7 +53,8 @@ _tether_takes_value() {
         --root|--socket|-b|--bundle|--rootfs|-e|--env|-w|--cwd|-u|--user|--hostname|\
         -m|--memory|--cpus|--pids-limit|--mount|-v|--volume|--net|--network|--runtime|\
         -l|--label|--exec-id|--since|--until|-n|--tail|--runtime-root|--socket-group|\
-        --log-level|--format|-s|--signal|--image-path) return 0 ;;
+        --log-level|--format|-s|--signal|--image-path|--exit-command|--exit-command-arg|\
+        --exit-delay|--exit-timeout) return 0 ;;
     esac
     return 1
 }
@@ -85,6 +86,8 @@ _tether() {
     case $prev in
         --root|--socket|--bundle|-b|--rootfs|--runtime-root|--image-path)
             COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
+        --exit-command) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
+        --exit-command-arg|--exit-delay|--exit-timeout) return 0 ;;
         --mount|-v|--volume) COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --log-level) COMPREPLY=($(compgen -W "debug info warning error" -- "$cur")); return 0 ;;
         --net|--network) COMPREPLY=($(compgen -W "host none" -- "$cur")); return 0 ;;

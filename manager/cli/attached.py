@@ -60,6 +60,8 @@ def build_create_body(opts, console_size=None):
         body.update(spec_body(opts.spec))
     if opts.runtime:
         body["runtime"] = opts.runtime
+    if opts.exit_hook:
+        body["exit_command"] = opts.exit_hook
     if console_size:
         body["console_size"] = console_size
     return body

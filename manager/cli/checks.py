@@ -116,6 +116,27 @@ def check_create(opts):
         flags = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ValueError(f"{flags} need --rootfs: with --bundle the bundle's config.json is "
                          "used (tether spec prints one to edit)")
+    opts.exit_hook = parse_exit_hook(opts)
+
+
+def parse_exit_hook(opts):
+    """Return the create body's exit_command of --exit-command and its options, or None."""
+    import os
+    if opts.exit_command is None:
+        if opts.exit_command_arg or opts.exit_delay or opts.exit_timeout:
+            raise ValueError("--exit-command-arg, --exit-delay and --exit-timeout need "
+                             "--exit-command")
+        return None
+    hook = {"path": os.path.abspath(opts.exit_command), "args": list(opts.exit_command_arg)}
+    for flag, key, text in (("--exit-delay", "delay_ns", opts.exit_delay),
+                            ("--exit-timeout", "timeout_ns", opts.exit_timeout)):
+        if text is not None:
+            try:
+                hook[key] = parse_duration_ns(text)
+            except ValueError:
+                raise ValueError(f"invalid {flag} {text!r}: expected a duration such as "
+                                 "10s, 1m") from None
+    return hook
 
 
 def check_exec(opts):

@@ -80,6 +80,21 @@ def add_create_options(p):
     p.add_argument("--runtime", metavar="NAME", help="OCI runtime: runc (default), a path, native")
     p.add_argument("-l", "--label", action="append", default=[], metavar="K=V",
                    help="attach a label (repeatable)")
+    add_exit_hook_options(p)
+
+
+def add_exit_hook_options(p):
+    """Add the exit hook's options (podman's conmon spelling)."""
+    g = p.add_argument_group("exit hook (run by the shim once the exit status is written, "
+                             "also with no manager)")
+    g.add_argument("--exit-command", metavar="PATH",
+                   help="run PATH with TETHER_ID, TETHER_EXIT_CODE, TETHER_EXIT_SIGNAL set")
+    g.add_argument("--exit-command-arg", action="append", default=[], metavar="ARG",
+                   help="an argument of the exit command (repeatable)")
+    g.add_argument("--exit-delay", metavar="DURATION",
+                   help="wait this long before the exit command (10s, 1m)")
+    g.add_argument("--exit-timeout", metavar="DURATION",
+                   help="kill the exit command after this long (default 60s)")
 
 
 def add_run_options(p):

@@ -3,7 +3,7 @@
 import asyncio
 import os
 
-from shim.contract import layout
+from shim.contract import hooks, layout
 
 CREATED = "created"
 RUNNING = "running"
@@ -35,6 +35,7 @@ class Process:
         self.hold_exit = False
         self.shim_gone = False
         self.pidfd = None
+        self._hook_result = None
         self._done = None
         self._gone = None
 
@@ -90,7 +91,15 @@ class Process:
             "tty": self.tty,
             "stdin": self.stdin,
             **({"error": self.error} if self.error else {}),
+            **({"exit_hook": self.exit_hook()} if self.name == layout.INIT
+               and self.container.exit_hook_spec() else {}),
         }
+
+    def exit_hook(self):
+        """Return the exit hook and its outcome (shim/contract/hooks.py); result None until it ends."""
+        if self._hook_result is None and self.finished:
+            self._hook_result = hooks.read_result(self.dir)  # written once: kept when found
+        return {**self.container.exit_hook_spec(), "result": self._hook_result}
 
 
 class Container:
@@ -110,6 +119,7 @@ class Container:
         self.deleting = False
         self.auto_remove = False  # --rm: removed by the manager once the init process exits
         self.resources = None  # the limits `update` set (manager/core/usage.py)
+        self._hook_spec = None  # the init process's exit hook: read once, on first need
         self.removing = False  # auto-removal under way: gone for the API
         self.attachers = 0  # open attach streams: auto-removal waits for them
         self._idle = None
@@ -117,6 +127,16 @@ class Container:
         self.init = Process(self, layout.INIT, os.path.join(cdir, layout.INIT))
         self.init.created_at = created_at
         self.execs = {}
+
+    def remember_exit_hook(self, spec):
+        """Record the exit hook SPEC written at create."""
+        self._hook_spec = spec
+
+    def exit_hook_spec(self):
+        """Return the exit hook asked for at create (CONTAINER/exitHook.json), or {} for none."""
+        if self._hook_spec is None:
+            self._hook_spec = hooks.read_spec(self.dir) or {}
+        return self._hook_spec
 
     @property
     def visible(self):

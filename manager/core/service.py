@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 
-from shim.contract import layout
+from shim.contract import hooks, layout
 
 from manager.core import execs, model, reconcile, usage
 from manager.core.errors import (AlreadyExists, CoreError, InvalidArgument, NotFound,
@@ -124,6 +124,9 @@ class Service(usage.ResourceOps):
             "id": container.id, "bundle": bundle, "runtime": container.runtime,
             "labels": container.labels, "created_at": container.created_at,
             "log": container.log, "auto_remove": container.auto_remove})
+        if opts.get("exit_hook"):  # read by the init process's shim after the exit
+            await offload(hooks.write_spec, cdir, opts["exit_hook"])
+            container.remember_exit_hook(opts["exit_hook"])
         proc = container.init
         proc.tty, proc.stdin = tty, opts["stdin"]
         argv = self.spawn.shim_argv(container.id, bundle, proc.dir, container.runtime,

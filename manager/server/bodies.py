@@ -2,7 +2,7 @@
 
 import os
 
-from shim.contract import layout
+from shim.contract import hooks, layout
 
 from manager.spawn.runtime import parse_signal
 
@@ -159,7 +159,8 @@ def parse_create(body):
            "args": _string_list(body, "args"),
            "log_max_size": _positive_int(body, "log_max_size", 1 << 40),
            "log_max_files": _positive_int(body, "log_max_files", 100),
-           "start": _bool(body, "start"), "auto_remove": _bool(body, "auto_remove")}
+           "start": _bool(body, "start"), "auto_remove": _bool(body, "auto_remove"),
+           "exit_hook": _exit_hook(body)}
     if has_bundle:
         _check(not out["env"] and out["cwd"] is None and out["args"] is None and
                all(body.get(k) in (None, []) for k in SPEC_KEYS),
@@ -174,6 +175,14 @@ def parse_create(body):
         out["spec"] = _spec_options(body)
         _check(out["args"] is None or len(out["args"]) > 0, "invalid args: empty")
     return out
+
+
+def _exit_hook(body):
+    """Return the validated exit_command of a create body (shim/contract/hooks.py), or None."""
+    try:
+        return hooks.parse_spec(body.get("exit_command"))
+    except ValueError as err:
+        raise BadRequest(str(err)) from err
 
 
 def parse_exec(body):

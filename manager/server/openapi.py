@@ -143,7 +143,19 @@ _PROCESS = {"id": _STR, "status": {"type": "string", "enum": [
     "created", "running", "paused", "stopped", "unknown"]}, "pid": _INT_N, "shim_pid": _INT_N,
     "created_at": _TIME, "started_at": _TIME, "exited_at": _TIME, "exit_code": _INT_N,
     "oom_killed": {"type": "boolean"}, "tty": {"type": "boolean"},
-    "stdin": {"type": "boolean"}, "error": {"type": "string"}}
+    "stdin": {"type": "boolean"}, "error": {"type": "string"},
+    "exit_hook": {"type": "object", "description": "init only, when asked for at create",
+                  "properties": {"path": _STR, "args": _STRS, "delay_ns": {"type": "integer"},
+                                 "timeout_ns": {"type": "integer"},
+                                 "result": {"type": "object", "nullable": True,
+                                            "description": "null until the hook has ended",
+                                            "properties": {
+                                                "path": _STR, "exit_code": _INT_N,
+                                                "signal": _INT_N,
+                                                "timed_out": {"type": "boolean"},
+                                                "started_at": _TIME,
+                                                "duration_ms": {"type": "number"},
+                                                "output": _STR, "error": _STR_N}}}}}
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["error"], "properties": {
@@ -196,6 +208,11 @@ SCHEMAS = {
         "labels": {"type": "object", "additionalProperties": _STR}, "console_size": _SIZE,
         "log_max_size": {"type": "integer"}, "log_max_files": {"type": "integer"},
         "start": {"type": "boolean", "description": "also start the process"},
+        "exit_command": {"type": "object", "required": ["path"], "description":
+                         "run by the shim once the exit status is written", "properties": {
+                             "path": {"type": "string", "description": "absolute"},
+                             "args": _STRS, "delay_ns": {"type": "integer", "minimum": 0},
+                             "timeout_ns": {"type": "integer", "minimum": 0}}},
         "auto_remove": {"type": "boolean",
                         "description": "remove the container once it has exited (--rm)"},
         "user": {"type": "object",

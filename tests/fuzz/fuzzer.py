@@ -22,7 +22,8 @@ from shim.contract import layout
 from fuzz import conformance
 
 SKIPPED = {("GET", "/v1/events")}  # an endless stream: fuzzed through its query in unit tests
-HOST_KEYS = ("mounts", "bundle", "image_path")  # host paths a generated body must not reach
+# Host paths a generated body must not reach, and host commands it must not run.
+HOST_KEYS = ("mounts", "bundle", "image_path", "exit_command")
 
 
 class UnixProxy:
