@@ -177,3 +177,14 @@ def test_rfc3339_agrees_with_datetime(moment, offset_minutes):
     delta = aware - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
     expected_ns = (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
     assert times.parse_rfc3339(text) == expected_ns
+
+
+@pytest.mark.parametrize("args", [
+    ["stats", "--no-stream", "c1"], ["stats"], ["top", "c1"], ["update", "c1", "--cpus", "1"],
+    ["checkpoint", "c1"], ["logs", "--since", "2026-11-23T00:00:00+01:00", "--until", "10m", "c1"],
+    ["run", "-d", "c1", "--rootfs", "/", "-v", "/a:/b", "--exit-command", "/bin/true"],
+])
+def test_the_new_commands_import_nothing_heavy(tmp, args):
+    from test_cli_lean import loaded_by
+    code, loaded = loaded_by("--root", f"{tmp}/none", *args)
+    assert code == 125 and loaded == []
