@@ -1,7 +1,7 @@
 """A container's cgroup: where it is, one stats sample of it, and its processes.
 
 Everything is read from files (cgroupfs and /proc), never by forking runc: a
-sample of one container is a dozen small reads (~0.1 ms). The cgroup is found
+sample of one container is about fifteen small reads (~0.3 ms). The cgroup is found
 from /proc/PID/cgroup of the container's init process, mapped onto the mount
 points of /proc/self/mountinfo; that is right for both layouts:
 - v1 (and hybrid hosts): one directory per controller (cpuacct, memory, pids,
