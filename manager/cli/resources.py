@@ -82,14 +82,14 @@ def format_columns(rows):
                    for row in rows)
 
 
-def sample_all(client, ids, explicit):
-    """Return {id: Stats} of IDS; a container that stopped or went is skipped unless EXPLICIT."""
+def sample_all(client, ids, strict):
+    """Return {id: Stats} of IDS; a container that stopped or went is skipped unless STRICT."""
     found = {}
     for cid in ids:
         try:
             found[cid] = client.stats(cid)
         except ClientError as err:
-            if explicit or err.status not in (404, 409):
+            if strict or err.status not in (404, 409):
                 raise
     return found
 
@@ -124,7 +124,8 @@ def cmd_stats(client, opts):
     redraw = sys.stdout.isatty() and not opts.json
     while True:
         time.sleep(INTERVAL)
-        current = sample_all(client, ids if explicit else running_ids(client), explicit)
+        # Once streaming, a container that stops drops out (an error only at the start).
+        current = sample_all(client, ids if explicit else running_ids(client), False)
         if explicit and not current:
             return 0
         sys.stdout.write((CLEAR if redraw else "") + render_stats(current, previous, opts.json))

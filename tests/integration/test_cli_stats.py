@@ -98,3 +98,15 @@ def test_update_is_refused_for_the_native_runtime_and_for_a_stopped_container(te
     assert rc == 0, err
     rc, _out, err = tether("update", "st-done", "--pids-limit", "5")
     assert rc == 125 and one_error_line(err) == "update st-done: container is stopped"
+
+
+def test_stats_of_named_containers_ends_when_they_stop(manager, tether, rootfs):
+    run_sleeper(tether, rootfs, "st-stop")
+    from cliutil import read_until, spawn_tether, stop_process
+    proc = spawn_tether(manager.root, "stats", "--format", "json", "st-stop")
+    try:
+        read_until(proc, b"\n", timeout=10)
+        assert tether("kill", "-s", "KILL", "st-stop")[0] == 0
+        assert proc.wait(10) == 0
+    finally:
+        stop_process(proc)
