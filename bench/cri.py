@@ -42,35 +42,41 @@ def handlers(node, logs_root):
     return working
 
 
+STEPS = ("RunPodSandbox", "CreateContainer", "StartContainer")
+
+
 def start_pod(node, handler, name, logs_root):
-    """Run a pod with one container; return (pod, milliseconds to StartContainer's reply)."""
+    """Run a pod with one container; return (pod, [ms of each of STEPS])."""
     t0 = measure.now_ms()
     pod = Pod(node, handler, name, logs_root).run()
-    pod.start("c", SLEEPER)
-    return pod, measure.now_ms() - t0
+    t1 = measure.now_ms()
+    cid = pod.create("c", SLEEPER)
+    t2 = measure.now_ms()
+    node.client.call("StartContainer", container_id=cid)
+    return pod, [t1 - t0, t2 - t1, measure.now_ms() - t2]
 
 
 def time_pod_starts(node, logs_root, runs, names):
-    """Return {handler: [ms]} of RUNS pod starts of each handler of NAMES, alternating."""
+    """Return {handler: [[ms of each step]]} of RUNS pod starts per handler, alternating."""
     counter = [0]
 
     def one(handler):
         counter[0] += 1
-        pod, elapsed = start_pod(node, handler, f"bench{counter[0]}", logs_root)
+        pod, steps = start_pod(node, handler, f"bench{counter[0]}", logs_root)
         pod.teardown()
-        return elapsed
+        return steps
     return measure.alternate(names, runs, one)
 
 
 def pod_memory(node, handler, logs_root, n):
-    """Return (shim PSS kB per pod, containerd RSS kB) with N pods of HANDLER alive."""
+    """Return (shim PSS kB and processes per pod, containerd RSS kB) with N pods alive."""
     pods = []
     try:
         for i in range(n):
             pods.append(start_pod(node, handler, f"mem-{handler}-{i}", logs_root)[0])
         shims = [pid for pid in processes_with(node.dir.encode()) if pid != node.proc.pid]
         pss = sum(peers.memory_kb(pid)[0] for pid in shims)
-        return pss / n, peers.status_kb(node.proc.pid, "VmRSS")
+        return pss / n, len(shims) / n, peers.status_kb(node.proc.pid, "VmRSS")
     finally:
         for pod in pods:
             pod.teardown_quietly()
@@ -92,10 +98,13 @@ def run(ws, results, runs, pods_n):
         mode = "host network" if net is None else "CNI bridge"
         names = handlers(node, logs_root)
         for handler, samples in time_pod_starts(node, logs_root, runs, names).items():
-            results.add("cri", f"pod start ({mode})", handler, "ms", samples)
+            results.add("cri", f"pod start ({mode})", handler, "ms", [sum(s) for s in samples])
+            for i, step in enumerate(STEPS):
+                results.add("cri", f"  {step}", handler, "ms", [s[i] for s in samples])
         for handler in names:
-            per_pod, daemon = pod_memory(node, handler, logs_root, pods_n)
+            per_pod, processes, daemon = pod_memory(node, handler, logs_root, pods_n)
             results.add("cri", f"shim PSS per pod (N={pods_n})", handler, "kB", per_pod)
+            results.add("cri", "shim processes per pod", handler, "", processes)
             results.add("cri", f"containerd RSS (N={pods_n})", handler, "kB", daemon)
     finally:
         node.cleanup()
