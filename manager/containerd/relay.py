@@ -12,9 +12,11 @@ log is drained: ctr's copy loops end at that EOF.
 - `binary:///PATH?k=v`: containerd's logging protocol: PATH runs with the
   stdout pipe on fd 3, stderr on fd 4 and a pipe on fd 5 it closes when
   ready; CONTAINER_ID and CONTAINER_NAMESPACE in its environment.
-Stdin: containerd's FIFO (opened O_RDWR: no EOF before ctr opens it) is
-copied into the shim's stdin FIFO; CloseIO drains it and closes the process's
-stdin through the shim's control FIFO.
+Stdin: containerd's FIFO is opened O_RDONLY|O_NONBLOCK and copied into the
+shim's stdin FIFO. Its EOF (the last writer closed it: ctr attach's ^D) or
+CloseIO drains it and closes the process's stdin through the shim's control
+FIFO, as containerd's runc shim does. (A FIFO nobody ever opened for writing
+polls neither readable nor hung up on Linux, so no false EOF comes first.)
 """
 
 import asyncio
@@ -145,7 +147,7 @@ class ProcessIO:
                     self.err = Writer(open_target(stderr, "stderr")) if stderr != stdout \
                         else self.out
             if stdin:
-                self.stdin_fd = os.open(stdin, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+                self.stdin_fd = os.open(stdin, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError as err:
             self.close()
             raise RelayError(f"open stdin {stdin}: {err.strerror}") from err
@@ -191,6 +193,8 @@ class ProcessIO:
             log.warning("read stdin of %s: %s", self.proc.dir, err)
             data = b""
         if not data:
+            asyncio.get_running_loop().remove_reader(self.stdin_fd)
+            self.closing = asyncio.ensure_future(self.close_stdin())
             return
         previous = self.pending_stdin
         self.pending_stdin = asyncio.ensure_future(self._write_stdin(previous, data))
@@ -205,20 +209,20 @@ class ProcessIO:
 
     async def close_stdin(self):
         """Copy what is left in containerd's stdin FIFO, then close the process's stdin."""
-        if self.stdin_fd is None:
+        fd, self.stdin_fd = self.stdin_fd, None  # once: EOF and CloseIO both come
+        if fd is None:
             return
-        asyncio.get_running_loop().remove_reader(self.stdin_fd)
+        asyncio.get_running_loop().remove_reader(fd)
         while True:
             try:
-                data = os.read(self.stdin_fd, CHUNK)
+                data = os.read(fd, CHUNK)
             except (BlockingIOError, OSError):
                 break
             if not data:
                 break
             self.pending_stdin = asyncio.ensure_future(self._write_stdin(self.pending_stdin, data))
+        os.close(fd)
         await self.pending_stdin
-        os.close(self.stdin_fd)
-        self.stdin_fd = None
         self.stdin.close()
         try:
             runtime.write_control(self.proc.dir, {"close_stdin": True})

@@ -5,6 +5,8 @@ import os
 import signal
 import subprocess
 
+import pexpect
+
 from conftest import NAMESPACE, pids_with, wait_until
 from test_containerd_run import run, task_status
 from test_containerd_tasks import start_sleeper
@@ -27,8 +29,10 @@ def serving_pids(cd):
 
 
 def test_containerd_killed_and_restarted_finds_its_tasks(cd, rootfs, cid):
-    alive, ended = cid + "-a", cid + "-b"
+    alive, ended, reader = cid + "-a", cid + "-b", cid + "-c"
     pid = start_sleeper(cd, rootfs, alive)
+    run(cd, cd.run_argv(reader, rootfs, ["/bin/sh", "-c", "while :; do echo tick; sleep 0.1; done"],
+                        "-d"))
     run(cd, cd.run_argv(ended, rootfs, TRAP, "-d"))
     wait_until(lambda: os.path.exists(os.path.join(proc_dir(cd, ended), "pid")), what="task b")
     cd.kill()
@@ -41,6 +45,14 @@ def test_containerd_killed_and_restarted_finds_its_tasks(cd, rootfs, cid):
     wait_until(lambda: task_status(cd, ended) == "STOPPED", what="task b stopped")
     done = cd.ctr("task", "exec", "--exec-id", "after", alive, "/bin/echo", "still here")
     assert done.stdout == b"still here\n"
+    attach = pexpect.spawn("ctr", ["--address", cd.socket, "--namespace", NAMESPACE, "task",
+                                   "attach", reader], timeout=20)
+    try:
+        attach.expect_exact("tick\r\ntick")  # the output relay outlived containerd
+    finally:
+        attach.kill(signal.SIGKILL)  # not forwarded to the task (ctr forwards the others)
+        attach.close(force=True)
+    assert task_status(cd, reader) == "RUNNING"
     deleted = cd.ctr("task", "delete", ended, check=False)
     assert b"exit code 7" in deleted.stdout + deleted.stderr
     cd.ctr("task", "kill", "-s", "SIGKILL", alive)

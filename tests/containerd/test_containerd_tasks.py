@@ -152,3 +152,10 @@ def test_checkpoint_returns_the_runtimes_own_error_without_criu(cd, rootfs, cid)
         return  # CRIU works on this machine: the checkpoint was made
     assert b"criu" in done.stderr.lower() or b"checkpoint" in done.stderr.lower(), done.stderr
     assert task_status(cd, cid) == "RUNNING"
+
+
+def test_stdin_reaches_the_task_and_its_eof_ends_it(cd, rootfs, cid):
+    done = subprocess.run(cd.run_argv(cid, rootfs, ["/bin/sh", "-c", "read a; read b; echo $b-$a;"
+                                                    " cat; echo done"], "--rm"),
+                          input=b"one\ntwo\nrest\n", capture_output=True, timeout=60)
+    assert (done.stdout, done.returncode) == (b"two-one\nrest\ndone\n", 0), done.stderr
