@@ -17,10 +17,10 @@ import sys
 import tempfile
 import time
 
-from bench import (conmon, containerd, exitevent, latency, measure, memory, peers, scale,
+from bench import (conmon, containerd, cri, exitevent, latency, measure, memory, peers, scale,
                    throughput)
 
-SECTIONS = ("memory", "latency", "throughput", "exitevent", "scale")
+SECTIONS = ("memory", "latency", "throughput", "exitevent", "scale", "cri")
 BUNDLES = {"sleep": ["sleep", "100000"], "true": ["true"], "exit": exitevent.ARGS}
 
 
@@ -109,7 +109,8 @@ def run_sections(ws, results, sections, p):
             "latency": lambda: latency.run(ws, results, p["runs"]),
             "throughput": lambda: throughput.run(ws, results, p["heavy_runs"], p["sizes"]),
             "exitevent": lambda: exitevent.run(ws, results, p["runs"]),
-            "scale": lambda: scale.run(ws, results, p["scale_steps"], p["restarts"])}
+            "scale": lambda: scale.run(ws, results, p["scale_steps"], p["restarts"]),
+            "cri": lambda: cri.run(ws, results, p["runs"], p["memory_n"])}
     for name in sections:
         # The throughput section leaves GiBs of dirty log pages: their writeback
         # throttled the writes of the next section (exit -> event medians from
