@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from conftest import wait_until
+from conftest import pids_with, wait_until
 
 
 def run(cd, argv, timeout=60):
@@ -27,6 +27,22 @@ def test_attached_run_prints_output_and_exits_with_the_code(cd, rootfs, cid):
     assert cd.ctr("container", "list", "-q").stdout.split() == []
     assert not os.path.exists(os.path.join(cd.dir, "state", "io.containerd.runtime.v2.task",
                                            "tt", cid))
+    # Shutdown with no task left: the serving process exits, its socket is gone.
+    wait_until(lambda: not serving_pids(cd), what="the idle serving process to exit")
+    assert os.listdir(os.path.join(cd.base, "s")) == []
+
+
+def serving_pids(cd):
+    """Return the pids of our serving processes."""
+    return [pid for pid in pids_with(cd.base) if b"-listen-fd" in read_cmdline(pid)]
+
+
+def read_cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 def test_detached_run_kill_and_delete_report_the_signal(cd, rootfs, cid):

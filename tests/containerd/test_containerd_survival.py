@@ -7,8 +7,8 @@ import subprocess
 
 import pexpect
 
-from conftest import NAMESPACE, pids_with, wait_until
-from test_containerd_run import run, task_status
+from conftest import NAMESPACE, wait_until
+from test_containerd_run import run, serving_pids, task_status
 from test_containerd_tasks import start_sleeper
 
 TRAP = ["/bin/sh", "-c", 'trap "exit 7" TERM; sleep 1000 & wait']
@@ -21,11 +21,6 @@ def proc_dir(cd, cid):
 def container_pid(cd, cid):
     with open(os.path.join(proc_dir(cd, cid), "pid")) as f:
         return int(f.read())
-
-
-def serving_pids(cd):
-    return [pid for pid in pids_with(cd.base) if b"serve" in open(f"/proc/{pid}/cmdline", "rb")
-            .read().split(b"\0")]
 
 
 def test_containerd_killed_and_restarted_finds_its_tasks(cd, rootfs, cid):
