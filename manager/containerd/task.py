@@ -180,6 +180,7 @@ class TaskService:
         self.tasks[task_id] = task
         try:
             check_rootfs(bundle)
+            await loop.run_in_executor(None, ensure_default_path, bundle)
             opts = create_options(task_id, bundle, req["terminal"], bool(req["stdin"]),
                                   runtime_name)
             record.io = relay.ProcessIO(None, self.changes, req["stdin"], req["stdout"],
@@ -458,6 +459,35 @@ def check_options(options):
     return opts["binary_name"] or "runc"
 
 
+DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def add_default_path(process):
+    """Give PROCESS (an OCI process spec) containerd's default PATH if its env has none; True if added.
+
+    `ctr run --rootfs DIR ID sh` sends no env at all, and runc's lookup of a
+    bare `sh` then fails (with runc.v2 too); an image's config would bring a PATH.
+    """
+    env = process.get("env")
+    if env is None:
+        env = process["env"] = []
+    if any(isinstance(e, str) and e.startswith("PATH=") for e in env):
+        return False
+    env.append(DEFAULT_PATH)
+    return True
+
+
+def ensure_default_path(bundle):
+    """Rewrite BUNDLE/config.json with the default PATH if its process has none."""
+    path = os.path.join(bundle, "config.json")
+    try:
+        spec = layout.read_json(path)
+    except layout.StateError as err:
+        raise RpcError(INVALID_ARGUMENT, str(err)) from err
+    if isinstance(spec.get("process"), dict) and add_default_path(spec["process"]):
+        layout.write_json(path, spec, 0o644, durable=False)
+
+
 def check_rootfs(bundle):
     """Raise RpcError(InvalidArgument) unless the bundle's root.path is a directory."""
     try:
@@ -487,4 +517,5 @@ def parse_process_spec(spec_any):
         raise RpcError(INVALID_ARGUMENT, "exec: process.env must be a list of strings")
     if spec.get("cwd") is not None and not isinstance(spec.get("cwd"), str):
         raise RpcError(INVALID_ARGUMENT, "exec: process.cwd must be a string")
+    add_default_path(spec)
     return spec

@@ -45,6 +45,12 @@ def read_cmdline(pid):
         return b""
 
 
+def test_the_acceptance_line_with_a_bare_sh(cd, rootfs, cid):
+    """ctr --rootfs sends no env: the task gets containerd's default PATH, so `sh` is found."""
+    done = run(cd, cd.run_argv(cid, rootfs, ["sh", "-c", "echo hi; exit 3"], "--rm"))
+    assert (done.stdout, done.returncode) == (b"hi\n", 3), done.stderr
+
+
 def test_detached_run_kill_and_delete_report_the_signal(cd, rootfs, cid):
     done = run(cd, cd.run_argv(cid, rootfs, ["/bin/sleep", "1000"], "-d"))
     assert done.returncode == 0, done.stderr
