@@ -7,7 +7,7 @@ here keeps every case testable without a process (as scan.classify).
 
 import collections
 
-ADOPT = "adopt"  # start an adopting shim: the process runs, its output is kept
+ADOPT = "adopt"  # start an adopting shim: output kept (it runs, or exited unseen)
 ADOPT_OUTPUT_LOST = "adopt-output-lost"  # it runs, but nobody held its pipes meanwhile
 RECORD_EXIT = "record-exit"  # it exited and its status is known: write it
 UNKNOWN = "unknown"  # it exited unseen: say so, invent nothing
@@ -20,9 +20,12 @@ Decision = collections.namedtuple("Decision", "action exited_at_observed reason"
 
 def decide(facts):
     """Return the Decision for a process directory whose shim died before exitStatus."""
-    if facts.process == "alive":
+    if facts.process == "alive" or facts.fds_stored:
+        # Also a process that exited while no shim lived: its output may still
+        # wait in the stored pipes, and the adopting shim drains it, reads the
+        # exit from the pidfd and writes it.
         if facts.fds_stored:
-            return Decision(ADOPT, False, None)
+            return Decision(ADOPT, facts.process != "alive" and not facts.watched, None)
         return Decision(ADOPT_OUTPUT_LOST, False,
                         "its shim died while the manager was down: output written since "
                         "then was lost (nobody held its pipes)")

@@ -9,12 +9,13 @@ CASES = [
     # process, exit_known, fds_stored, watched -> action, exited_at_observed
     (Facts("alive", False, True, False), adoption.ADOPT, False),
     (Facts("alive", False, False, False), adoption.ADOPT_OUTPUT_LOST, False),
-    (Facts("zombie", True, True, True), adoption.RECORD_EXIT, False),
+    # Exited with its pipes stored: adopted, to drain them; the shim writes the exit.
+    (Facts("zombie", True, True, True), adoption.ADOPT, False),
+    (Facts("gone", True, True, False), adoption.ADOPT, True),
+    (Facts("gone", False, True, False), adoption.ADOPT, True),  # old kernel: shim says unknown
     (Facts("zombie", True, False, False), adoption.RECORD_EXIT, True),
-    (Facts("gone", True, True, True), adoption.RECORD_EXIT, False),  # the pidfd kept it
-    (Facts("gone", True, True, False), adoption.RECORD_EXIT, True),
+    (Facts("gone", True, False, True), adoption.RECORD_EXIT, False),  # the pidfd kept it
     (Facts("gone", False, False, False), adoption.UNKNOWN, False),
-    (Facts("gone", False, True, False), adoption.UNKNOWN, False),  # old kernel, reaped
 ]
 
 
