@@ -158,12 +158,6 @@ class TaskService:
     async def create(self, payload):
         req = m.CREATE_TASK_REQUEST.decode(payload)
         task_id, bundle = req["id"], req["bundle"]
-        try:
-            os.unlink(os.path.join(self.root, "pending", task_id))
-        except FileNotFoundError:
-            pass
-        except OSError:
-            pass
         runtime_name = check_options(req["options"])
         if req["checkpoint"]:
             raise RpcError(UNIMPLEMENTED, "create from a checkpoint (restore) is not supported")
@@ -172,12 +166,18 @@ class TaskService:
         record = Record(req["stdin"], req["stdout"], req["stderr"], req["terminal"])
         task = Task(task_id, bundle, req["rootfs"], record)
         loop = asyncio.get_running_loop()
+        # Known before the pending mark goes: a Shutdown meanwhile sees one or the other.
+        self.tasks[task_id] = task
+        try:
+            os.unlink(os.path.join(self.root, "pending", task_id))
+        except OSError:
+            pass
         try:
             await loop.run_in_executor(None, mounts.mount_all, self.root, task_id, bundle,
                                        req["rootfs"])
         except mounts.MountError as err:
+            self.tasks.pop(task_id, None)
             raise RpcError(INVALID_ARGUMENT, str(err)) from err
-        self.tasks[task_id] = task
         try:
             check_rootfs(bundle)
             await loop.run_in_executor(None, ensure_default_path, bundle)
