@@ -23,6 +23,8 @@ def parse_args(argv):
     parser.add_argument("--max-alive", type=int, default=8, help="containers alive at once")
     parser.add_argument("--heavy-lines", type=int, default=50000,
                         help="lines printed by output-heavy containers")
+    parser.add_argument("--shim-kills", action="store_true",
+                        help="also SIGKILL shims (re-adoption, docs/durability.md)")
     return parser.parse_args(argv)
 
 
@@ -38,7 +40,7 @@ def main(argv=None):
     started = time.monotonic()
     try:
         report = Chaos(root, rootfs, opts.seed, opts.kills, max_alive=opts.max_alive,
-                       heavy_lines=opts.heavy_lines).run()
+                       heavy_lines=opts.heavy_lines, shim_kills=opts.shim_kills).run()
     finally:
         for pid in helpers.processes_mentioning(root):
             helpers.kill_if_alive(pid)

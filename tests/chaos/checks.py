@@ -22,7 +22,7 @@ class Report:
     """Counters of the run and a list of every violation seen."""
 
     def __init__(self):
-        self.kills = self.containers = self.execs = 0
+        self.kills = self.containers = self.execs = self.shim_kills = 0
         self.lost_exits = self.lost_lines = self.leaks = self.corrupt = 0
         self.events_seen = self.events_missed = self.duplicate_events = 0
         self.violations = []
@@ -36,7 +36,8 @@ class Report:
 
     def summary(self):
         """Return the one-line summary."""
-        return (f"chaos: {self.kills} kills, {self.containers} containers, "
+        shims = f" (+{self.shim_kills} shim SIGKILLs)" if self.shim_kills else ""
+        return (f"chaos: {self.kills} kills{shims}, {self.containers} containers, "
                 f"{self.lost_exits} lost exits, {self.lost_lines} lost lines, "
                 f"{self.leaks} leaks")
 

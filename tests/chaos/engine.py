@@ -5,9 +5,11 @@ The workload knows what every process prints (numbered lines) and how it ends
 was lost: exits, log lines, shims, state files. See tests/chaos/README.md.
 """
 
+import os
 import random
 import signal
 import threading
+import time
 
 import daemonutil
 from manager.client.methods import ApiError, Client, ClientError
@@ -53,7 +55,8 @@ class Box:
 class Chaos(Checks):
     """Drive the workload and the kills (the invariants are in checks.Checks)."""
 
-    def __init__(self, root, rootfs, seed, kills, max_alive=6, heavy_lines=20000, log=print):
+    def __init__(self, root, rootfs, seed, kills, max_alive=6, heavy_lines=20000, log=print,
+                 shim_kills=False):
         self.root = root
         self.rootfs = rootfs
         self.rng = random.Random(seed)
@@ -61,7 +64,9 @@ class Chaos(Checks):
         self.max_alive = max_alive
         self.heavy_lines = heavy_lines
         self.log = log
-        self.daemon = daemonutil.Daemon(root)
+        # Shim SIGKILLs need re-adoption (docs/durability.md), opt-in in the manager.
+        self.shim_kills = shim_kills
+        self.daemon = daemonutil.Daemon(root, env={"TETHER_READOPT": "1"} if shim_kills else None)
         self.client = Client(self.daemon.socket, timeout=60)
         self.boxes = {}
         self.report = Report()
@@ -173,6 +178,26 @@ class Chaos(Checks):
         self.call(self.client.kill, box.id, box.signal)
         box.phase = "stopping"
 
+    def op_kill_shim(self, box):
+        """SIGKILL the shim of a running init process; it must be adopted, nothing lost."""
+        before = self.client.state(box.id)
+        if before["status"] != "running" or not before.get("shim_pid"):
+            return
+        try:
+            os.kill(before["shim_pid"], signal.SIGKILL)
+        except ProcessLookupError:
+            return  # it exited on its own meanwhile
+        self.report.shim_kills += 1
+        # Until a new shim owns it (or it stopped): a manager kill before the
+        # adoption would leave nobody holding its pipes (output lost by design).
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            now = self.client.state(box.id)
+            if now["status"] != "running" or now.get("shim_pid") != before["shim_pid"]:
+                return
+            time.sleep(0.005)  # poll interval of a deadline loop
+        self.report.violate("lost_exits", f"{box.id}: not adopted 10 s after its shim's SIGKILL")
+
     def settle_execs(self, box):
         """Wait for the execs of BOX: killing the container would kill them too."""
         for exec_id in box.execs:
@@ -208,6 +233,8 @@ class Chaos(Checks):
             options += [(self.op_create, ())] * 3
         options += [(self.op_start, (b,)) for b in by_phase.get("created", [])] * 3
         running = by_phase.get("running", [])
+        if self.shim_kills:
+            options += [(self.op_kill_shim, (b,)) for b in running] * 3
         for box in running:
             if box.kind == "sleeper":
                 options += [(self.op_exec, (box,)), (self.op_pause, (box,)),

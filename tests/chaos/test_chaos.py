@@ -18,3 +18,16 @@ def test_chaos_loses_no_exit_no_line_and_leaks_nothing(root, rootfs):
     assert report.kills >= KILLS
     assert not report.violations, "\n".join([report.summary(), *report.violations])
     assert (report.lost_exits, report.lost_lines, report.leaks, report.corrupt) == (0, 0, 0, 0)
+
+
+SHIM_KILLS = int(os.environ.get("CHAOS_SHIM_KILLS_RUN", "15"))  # manager kills of this run
+
+
+def test_chaos_with_shim_sigkills_loses_nothing(root, rootfs):
+    report = Chaos(root, rootfs, SEED + 1, SHIM_KILLS, max_alive=6, heavy_lines=20000,
+                   shim_kills=True).run()
+    print(report.summary())
+    print(report.details())
+    assert report.shim_kills > 0
+    assert not report.violations, "\n".join([report.summary(), *report.violations])
+    assert (report.lost_exits, report.lost_lines, report.leaks, report.corrupt) == (0, 0, 0, 0)
