@@ -105,3 +105,16 @@ def test_events_come_in_order_exactly_once(cd, rootfs, cid):
         events.kill()
         events.wait()
     assert topics == ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"]
+
+
+def test_log_uri_binary_runs_the_logger_with_the_output(cd, rootfs, cid, tmp_path):
+    logger = tmp_path / "logger.sh"
+    out = tmp_path / "out"
+    logger.write_text("#!/bin/sh\n# containerd's logging protocol: fds 3, 4; close 5 when ready\n"
+                      'exec 5>&-\ncat <&4 >/dev/null &\ncat <&3 > "$1"\n')
+    logger.chmod(0o755)
+    done = run(cd, cd.run_argv(cid, rootfs, ["/bin/sh", "-c", "echo via-logger"], "-d",
+                               "--log-uri", f"binary://{logger}?{out}"))
+    assert done.returncode == 0, done.stderr
+    wait_until(lambda: out.exists() and out.read_bytes() == b"via-logger\n",
+               what="the logger's file")
