@@ -43,12 +43,8 @@ def make_reserve(proc_dir):
 
 
 def exit_record(exit_code, signal=None, exited_at_ns=None, oom_killed=False, **extra):
-    """Return the exitStatus bytes (layout's fields, plus EXTRA such as dropped_bytes)."""
-    obj = {"exit_code": exit_code, "signal": signal,
-           "exited_at": layout.format_time(exited_at_ns if exited_at_ns is not None
-                                           else layout.now_ns()),
-           "oom_killed": bool(oom_killed), **extra}
-    return layout.dump_json(obj)
+    """Return the exitStatus bytes (layout.encode_exit_status: EXTRA such as dropped_bytes)."""
+    return layout.encode_exit_status(exit_code, signal, exited_at_ns, oom_killed, **extra)
 
 
 def commit_exit(proc_dir, data):
