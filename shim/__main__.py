@@ -44,6 +44,7 @@ def zygote():
     (~35 ms), and every shim is a fork of this process, so the pages none of
     them writes (most of the interpreter, the modules, their code) stay shared.
     """
+    import fcntl  # noqa: F401 (pipe sizes): imported after the fork, it wrote ~150 kB of shared pages
     import gc
     import socket
     from shim import detach, oom, proctitle, shimlog, spawn
