@@ -16,7 +16,8 @@ import sys
 from manager import __version__
 
 # Go's flag package: -name value, --name value, -name=value; booleans alone.
-VALUE_FLAGS = ("namespace", "address", "publish-binary", "id", "bundle", "socket", "root", "listen-fd")
+VALUE_FLAGS = ("namespace", "address", "publish-binary", "id", "bundle", "socket", "root",
+               "listen-fd")
 BOOL_FLAGS = ("debug", "v", "version")
 ACTIONS = ("start", "delete", "serve")
 

@@ -463,7 +463,7 @@ DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 
 def add_default_path(process):
-    """Give PROCESS (an OCI process spec) containerd's default PATH if its env has none; True if added.
+    """Add containerd's default PATH to PROCESS (an OCI process spec) if it has none; True if so.
 
     `ctr run --rootfs DIR ID sh` sends no env at all, and runc's lookup of a
     bare `sh` then fails (with runc.v2 too); an image's config would bring a PATH.

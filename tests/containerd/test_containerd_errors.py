@@ -7,7 +7,8 @@ from manager.core import errors
 
 
 @pytest.mark.parametrize("err, code", [
-    (errors.InvalidArgument("bad"), ttrpc.INVALID_ARGUMENT), (errors.NotFound("x"), ttrpc.NOT_FOUND),
+    (errors.InvalidArgument("bad"), ttrpc.INVALID_ARGUMENT),
+    (errors.NotFound("x"), ttrpc.NOT_FOUND),
     (errors.AlreadyExists("x"), ttrpc.ALREADY_EXISTS),
     (errors.WrongState("x"), ttrpc.FAILED_PRECONDITION),
     (errors.RuntimeFailed("runc said no"), ttrpc.UNKNOWN), (ValueError("odd"), ttrpc.UNKNOWN),

@@ -80,7 +80,8 @@ def test_ttrpc_server_and_client_over_a_socket(tmp_path):
         server = ttrpc.Server({("svc", "Echo"): echo, ("svc", "Fail"): fail})
         await server.listen(path)
         client = await ttrpc.Client.connect(path)
-        answers = await asyncio.gather(*(client.call("svc", "Echo", bytes([i, 0])) for i in range(5)))
+        calls = (client.call("svc", "Echo", bytes([i, 0])) for i in range(5))
+        answers = await asyncio.gather(*calls)
         assert answers == [bytes([0, i]) for i in range(5)]
         with pytest.raises(ttrpc.RpcError) as err:
             await client.call("svc", "Fail", b"")
