@@ -44,8 +44,9 @@ def zygote():
     (~35 ms), and every shim is a fork of this process, so the pages none of
     them writes (most of the interpreter, the modules, their code) stay shared.
     """
-    import fcntl  # noqa: F401 (pipe sizes): imported after the fork, it wrote ~150 kB of shared pages
     import gc
+    gc.disable()  # until the freeze: no collection leaves holes for the shims to fill
+    import fcntl  # noqa: F401 (pipe sizes): imported after the fork, it wrote ~150 kB of shared pages
     import socket
     from shim import detach, oom, proctitle, shimlog, spawn
     from shim.contract import zygotemsg
@@ -53,8 +54,8 @@ def zygote():
     libc = supervisor.load_libc()  # ctypes, for the subreaper flag and the title of each shim
     sock = socket.socket(fileno=int(sys.argv[1]))
     proctitle.set_title(libc, ["tether-shim", "--zygote"])
-    gc.collect()
     gc.freeze()  # each shim's collector then leaves these objects' pages alone
+    gc.enable()
     while True:
         try:
             data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, 1)
