@@ -31,6 +31,7 @@ class Process:
         self.exited_at = None
         self.exit_code = None
         self.oom_killed = False
+        self.dropped_bytes = 0  # output.log bytes the shim could not write (full disk)
         self.error = None
         self.hold_exit = False
         self.shim_gone = False
@@ -88,6 +89,7 @@ class Process:
             "exited_at": self.exited_at,
             "exit_code": self.exit_code,
             "oom_killed": self.oom_killed,
+            **({"dropped_bytes": self.dropped_bytes} if self.dropped_bytes else {}),
             "tty": self.tty,
             "stdin": self.stdin,
             **({"error": self.error} if self.error else {}),

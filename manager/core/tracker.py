@@ -75,6 +75,7 @@ class Tracker:
         proc.exit_code = status["exit_code"]
         proc.exited_at = status["exited_at"]
         proc.oom_killed = bool(status.get("oom_killed"))
+        proc.dropped_bytes = status.get("dropped_bytes") or 0  # output a full disk cost
         proc.resolve_done()
         self.log_changes.poke(proc.dir)
         if publish and not self._reported(proc, "exit"):
