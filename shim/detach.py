@@ -1,4 +1,4 @@
-"""Detach with python-daemon while the invoking process waits for the start-up startup."""
+"""Detach with python-daemon while the invoking process waits for the start-up result."""
 
 import os
 

@@ -98,7 +98,7 @@ def spawn_server(root, path, flags):
     # No TLS is ever spoken: without ssl (asyncio imports it if it can) the
     # process maps no libcrypto (~2 MB PSS less, docs/containerd.md).
     boot = (f"import sys; sys.modules['ssl'] = None; sys.path[:0] = [{PARENT!r}]; "
-            "from manager.containerd.main import main; sys.exit(main())")
+            "from manager.containerd.command import main; sys.exit(main())")
     argv = [sys.executable, "-I", "-c", boot,
             "-namespace", flags["namespace"], "-address", flags.get("address", ""),
             "-id", flags["id"], "-root", root, "-socket", path,

@@ -19,7 +19,7 @@ import sys
 
 from shim.contract import layout
 
-from manager.containerd import groups, messages, publisher, task, ttrpc, zygote
+from manager.containerd import groups, messages, publisher, task, taskspec, ttrpc, zygote
 from manager.core import events, model, scan, service, tracker, watch
 from manager.spawn import runtime
 
@@ -134,7 +134,7 @@ def forward_event(tasks, pub, event):
         pub.publish("TaskOOM", {"container_id": cid}, when)
     elif kind == "delete":
         proc = process_of(tasks, cid, None)
-        exit_info = task.exit_of(proc)
+        exit_info = taskspec.exit_of(proc)
         pub.publish("TaskDelete", {"container_id": cid, "id": cid, **exit_info}, when)
     elif kind in ("pause", "resume"):
         pub.publish("TaskPaused" if kind == "pause" else "TaskResumed", {"container_id": cid},

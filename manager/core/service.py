@@ -210,6 +210,20 @@ class Service(usage.ResourceOps):
             self.tracker.track(proc)
         return proc
 
+    async def delete_exec(self, cid, exec_id):
+        """Remove the ended exec EXEC_ID and its directory; its id is free again.
+
+        The HTTP API keeps execs until their container goes; containerd deletes
+        each exec, and may reuse its id.
+        """
+        proc = self.process(cid, exec_id)
+        if not proc.finished:
+            raise WrongState(f"delete exec {exec_id} of {cid}: it is {proc.status}")
+        async with proc.container.lock:
+            self.tracker.untrack(proc)
+            proc.container.execs.pop(proc.name, None)
+            await offload(layout.remove_tree, proc.dir)
+
     async def _launch_exec(self, container, proc, opts, spec_path):
         argv = self.spawn.shim_argv(container.id, container.bundle, proc.dir, container.runtime,
                                     tty=opts["tty"], stdin=opts["stdin"],
@@ -280,7 +294,7 @@ class Service(usage.ResourceOps):
             raise WrongState(str(err)) from err
 
     async def delete(self, cid, force=False):
-        """Delete a stopped container (FORCE: kill it first) and all its layout."""
+        """Delete a stopped container (FORCE: kill it first) and all its state."""
         await self._delete(self.container(cid), force)
 
     async def _delete(self, container, force):

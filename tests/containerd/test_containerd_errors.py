@@ -2,7 +2,7 @@
 
 import pytest
 
-from manager.containerd import messages, task, ttrpc
+from manager.containerd import messages, taskspec, ttrpc
 from manager.core import errors
 
 
@@ -14,7 +14,7 @@ from manager.core import errors
     (errors.RuntimeFailed("runc said no"), ttrpc.UNKNOWN), (ValueError("odd"), ttrpc.UNKNOWN),
 ])
 def test_core_errors_map_to_grpc_codes(err, code):
-    mapped = task.to_grpc(err)
+    mapped = taskspec.to_grpc(err)
     assert mapped.code == code and mapped.message == str(err)
 
 
@@ -27,7 +27,7 @@ def runc_options(**fields):
     (runc_options(binary_name="/usr/sbin/runc"), "/usr/sbin/runc"),
 ])
 def test_accepted_runtime_options(options, binary):
-    assert task.check_options(options) == binary
+    assert taskspec.check_options(options) == binary
 
 
 @pytest.mark.parametrize("options, words", [
@@ -36,13 +36,13 @@ def test_accepted_runtime_options(options, binary):
 ])
 def test_refused_runtime_options_name_what_is_refused(options, words):
     with pytest.raises(ttrpc.RpcError) as err:
-        task.check_options(options)
+        taskspec.check_options(options)
     assert err.value.code == ttrpc.INVALID_ARGUMENT and words in err.value.message
 
 
 def test_exec_options_from_a_process_spec():
     spec = {"args": ["sh"], "env": ["A=1"], "cwd": "/tmp", "consoleSize": {"width": 100,
                                                                           "height": 30}}
-    opts = task.exec_options("e1", spec, True, False)
+    opts = taskspec.exec_options("e1", spec, True, False)
     assert opts["args"] == ["sh"] and opts["console_size"] == [100, 30] and opts["cwd"] == "/tmp"
-    assert task.exec_options("e2", spec, False, True)["console_size"] is None
+    assert taskspec.exec_options("e2", spec, False, True)["console_size"] is None

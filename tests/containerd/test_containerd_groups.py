@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from manager.containerd import groups, main
+from manager.containerd import command, groups
 
 
 def write_spec(tmp_path, annotations):
@@ -38,13 +38,13 @@ def test_socket_path_stays_short_and_differs_per_containerd(monkeypatch):
      {"namespace": "ns", "id": "x", "debug": True, "bundle": "/b"}, "delete"),
 ])
 def test_go_style_flags(argv, flags, action):
-    assert main.parse_args(argv) == (flags, action)
+    assert command.parse_args(argv) == (flags, action)
 
 
 @pytest.mark.parametrize("argv", [["-nope", "x", "start"], ["-id"], ["-id", "x", "frobnicate"]])
 def test_bad_command_lines_are_usage_errors(argv):
-    with pytest.raises(main.UsageError):
-        main.parse_args(argv)
+    with pytest.raises(command.UsageError):
+        command.parse_args(argv)
 
 
 def test_bad_namespace_is_refused():

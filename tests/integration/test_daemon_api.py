@@ -21,13 +21,13 @@ def daemon(root):
 
 
 def create(daemon, cid, rootfs, args, **extra):
-    """Create a container from ROOTFS running ARGS; return its layout."""
+    """Create a container from ROOTFS running ARGS; return its state."""
     return daemon.ok("POST", "/v1/containers", {"id": cid, "rootfs": rootfs, "args": args,
                                                 **extra})
 
 
 def run(daemon, cid, rootfs, args, **extra):
-    """Create and start a container; return its layout."""
+    """Create and start a container; return its state."""
     create(daemon, cid, rootfs, args, **extra)
     return daemon.ok("POST", f"/v1/containers/{cid}/start")
 

@@ -431,3 +431,19 @@ def test_a_failed_auto_remove_leaves_the_container_visible_for_a_manual_delete(t
         await core.service.delete("c1")
         assert core.registry.get("c1") is None
     run_core(tmp, scenario)
+
+
+def test_delete_exec_frees_an_ended_exec_and_refuses_a_running_one(tmp):
+    async def scenario(core):
+        container = await core.run("c1")
+        proc = await core.exec("c1", exec_id="e1")
+        with pytest.raises(WrongState, match="delete exec e1 of c1: it is running"):
+            await core.service.delete_exec("c1", "e1")
+        exit_process(core, proc, 3)
+        await core.service.delete_exec("c1", "e1")
+        assert "e1" not in container.execs and not os.path.exists(proc.dir)
+        with pytest.raises(NotFound):
+            await core.service.delete_exec("c1", "e1")
+        again = await core.exec("c1", exec_id="e1")  # the id is free again
+        assert again.status == model.RUNNING
+    run_core(tmp, scenario)

@@ -10,7 +10,6 @@ process that already listens, starting one if the task's group has none;
 every task at teardown), printing a DeleteResponse with the true exit status.
 """
 
-import os
 import sys
 
 from manager import __version__
