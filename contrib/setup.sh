@@ -21,4 +21,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
-echo "setup.sh: ready: .venv/bin/tether, .venv/bin/tether-shim ($(.venv/bin/python --version))"
+# containerd finds runtime shims on its PATH (io.containerd.tether.v1 ->
+# containerd-shim-tether-v1): link this clone's into /usr/local/bin.
+ln -sfn "$PWD/.venv/bin/containerd-shim-tether-v1" /usr/local/bin/containerd-shim-tether-v1
+echo "setup.sh: ready: .venv/bin/tether, .venv/bin/tether-shim, /usr/local/bin/containerd-shim-tether-v1 ($(.venv/bin/python --version))"
