@@ -29,7 +29,7 @@ def main(argv=None):
         return run_shim(cfg, process, [cfg.result_fd, cfg.sync_fd])
     if cfg.foreground:
         return enter_shim(cfg, process, None)
-    from shim import detach
+    import shim.detach as detach
     if cfg.fork_detach:
         return detach.fork_detached(lambda: enter_shim(cfg, process, None))
     return detach.run_detached(cfg, lambda result_fd: enter_shim(cfg, process, result_fd))
@@ -46,7 +46,7 @@ def zygote():
     """
     import gc
     gc.disable()  # until the freeze: no collection leaves holes for the shims to fill
-    import fcntl  # noqa: F401 (pipe sizes): imported after the fork, it wrote ~150 kB of shared pages
+    import fcntl  # noqa: F401 (pipe sizes): imported after a fork, ~150 kB of pages copied
     import socket
     from shim import detach, oom, proctitle, shimlog, spawn
     from shim.contract import zygotemsg
@@ -82,7 +82,7 @@ def fork_shim(options, sync_fd, sock, libc):
         try:
             sock.close()
             os.setsid()
-            from shim import proctitle  # imported by the zygote: no cost here
+            import shim.proctitle as proctitle  # no fromlist: importlib._handle_fromlist not run
             proctitle.set_title(libc, ["tether-shim", *options])
             code = main([*options, *argv_table.build_argv({"sync_fd": sync_fd, "fork_detach": True})])
         finally:
@@ -93,7 +93,7 @@ def fork_shim(options, sync_fd, sock, libc):
 
 def enter_shim(cfg, process, result_fd):
     """Become the subreaper, then go on in a lean interpreter (or here if exec fails)."""
-    from shim import supervisor
+    import shim.supervisor as supervisor
     try:
         supervisor.become_subreaper()  # kept across execve; ctypes stays out of the lean shim
     except OSError as err:
@@ -127,8 +127,8 @@ def exec_lean(argv, result_fd, sync_fd):
 
 def run_shim(cfg, process, result_fds, foreground=False):
     """Prepare, create, start and serve the process; report the start-up to RESULT_FDS."""
-    from shim import shimlog
-    from shim import supervisor
+    import shim.shimlog as shimlog
+    import shim.supervisor as supervisor
     from shim.spawn import StartError
     for fd in result_fds:
         if fd is not None:

@@ -119,7 +119,7 @@ class RuncDriver:
 
     def watch(self):
         """Watch the created process's cgroup for OOM kills."""
-        from shim import oom
+        import shim.oom as oom
         self.oom = oom.OomWatcher(self.loop, self.pid, self.log)
 
     # -- start, exit, undo -------------------------------------------------
