@@ -176,6 +176,7 @@ def serve(shim, log):
             shim.serve()
         finally:
             shim.record_exit()
+            start_exit_hook(shim, log)
         shim.drain()
         shim.close()
         log("info", "shim exiting")
@@ -184,6 +185,17 @@ def serve(shim, log):
         log("error", "shim failed while serving", traceback=traceback.format_exc())
         raise
     return shim.exit_code()
+
+
+def start_exit_hook(shim, log):
+    """Fork the init process's exit hook once exitStatus is written (shim/hookrunner.py)."""
+    if shim.cfg.exec or shim.exit is None:
+        return
+    import shim.hookrunner as hookrunner
+    try:
+        hookrunner.start_hook(shim.cfg.proc_dir, shim.cfg.id, log)
+    except Exception as err:  # the hook is a notification: the shim's exit goes on
+        log("error", f"start the exit hook: {err}")
 
 
 def fail_start(shim, log, message, exit_code, result_fds, foreground, trace=False):
