@@ -7,7 +7,7 @@ reaper (spawn.py builds the argv); a terminal arrives on the console socket.
 import os
 
 from shim import process_io, spawn
-from shim.contract import layout
+from shim.contract import layout, restore
 from shim.signals import signal  # the C module (see signals.py)
 from shim.spawn import StartError
 
@@ -87,6 +87,13 @@ class RuncDriver:
         self.pid = layout.read_int(self.files.join(layout.PID))
 
     def _run_create(self, socket_path, container_fds):
+        image_path = restore.read_request(os.path.dirname(self.cfg.proc_dir))
+        if image_path:  # shim/contract/restore.py: restored, it runs at once
+            self.created = True
+            self.run_runtime("restore", spawn.restore_argv(self.cfg, image_path, socket_path),
+                             container_fds)
+            self.started = True
+            return
         # With a terminal the size is set on the PTY before the process runs:
         # that needs `create` and then `start`.
         run = self.cfg.start and not self.cfg.tty

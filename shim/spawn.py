@@ -46,6 +46,16 @@ def create_argv(cfg, console_socket=None, start=False):
     return argv + [cfg.id]
 
 
+def restore_argv(cfg, image_path, console_socket=None):
+    """Return `runtime restore --detach` of the init process from IMAGE_PATH (CRIU images)."""
+    argv = runtime_base(cfg) + ["restore", "--detach", "--image-path", image_path,
+                                "--bundle", cfg.bundle,
+                                "--pid-file", os.path.join(cfg.proc_dir, layout.PID)]
+    if console_socket:
+        argv += ["--console-socket", console_socket]
+    return argv + [cfg.id]
+
+
 def exec_argv(cfg, process_path, console_socket=None):
     """Return `runtime exec -d` for an exec process described by PROCESS_PATH."""
     argv = runtime_base(cfg) + ["exec", "-d", "--process", process_path,

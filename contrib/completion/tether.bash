@@ -14,7 +14,8 @@ _tether_global_opts="--root --socket --version -h --help"
 _tether_options() {
     local create="-b --bundle --rootfs -t --tty -i --interactive -e --env -w --cwd
         -u --user --hostname -m --memory --cpus --pids-limit --mount -v --volume --net --network
-        --runtime -l --label --exit-command --exit-command-arg --exit-delay --exit-timeout"
+        --runtime -l --label --exit-command --exit-command-arg --exit-delay --exit-timeout
+        --checkpoint"
     case $1 in
         daemon) echo "--detach --runtime-root --socket-group --log-level" ;;
         spec) echo "--rootfs -t --tty -i --interactive -e --env -w --cwd -u --user --hostname
@@ -54,7 +55,7 @@ _tether_takes_value() {
         -m|--memory|--cpus|--pids-limit|--mount|-v|--volume|--net|--network|--runtime|\
         -l|--label|--exec-id|--since|--until|-n|--tail|--runtime-root|--socket-group|\
         --log-level|--format|-s|--signal|--image-path|--exit-command|--exit-command-arg|\
-        --exit-delay|--exit-timeout) return 0 ;;
+        --exit-delay|--exit-timeout|--checkpoint) return 0 ;;
     esac
     return 1
 }
@@ -84,7 +85,7 @@ _tether() {
     done
     # 2. Values of options.
     case $prev in
-        --root|--socket|--bundle|-b|--rootfs|--runtime-root|--image-path)
+        --root|--socket|--bundle|-b|--rootfs|--runtime-root|--image-path|--checkpoint)
             COMPREPLY=($(compgen -d -- "$cur")); return 0 ;;
         --exit-command) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;;
         --exit-command-arg|--exit-delay|--exit-timeout) return 0 ;;

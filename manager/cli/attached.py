@@ -62,6 +62,8 @@ def build_create_body(opts, console_size=None):
         body["runtime"] = opts.runtime
     if opts.exit_hook:
         body["exit_command"] = opts.exit_hook
+    if opts.checkpoint:
+        body["checkpoint"] = os.path.abspath(opts.checkpoint)
     if console_size:
         body["console_size"] = console_size
     return body

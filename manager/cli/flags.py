@@ -80,6 +80,8 @@ def add_create_options(p):
     p.add_argument("--runtime", metavar="NAME", help="OCI runtime: runc (default), a path, native")
     p.add_argument("-l", "--label", action="append", default=[], metavar="K=V",
                    help="attach a label (repeatable)")
+    p.add_argument("--checkpoint", metavar="DIR",
+                   help="restore from a checkpoint's images (runc restore; it then runs)")
     add_exit_hook_options(p)
 
 

@@ -7,6 +7,8 @@ image directory. Both go into the one line the user gets.
 
 import os
 
+from shim.contract import restore
+
 from manager.core import model
 from manager.core.errors import InvalidArgument, RuntimeFailed, WrongState
 from manager.spawn import runtime
@@ -29,24 +31,19 @@ def parse_checkpoint(body):
     return os.path.normpath(path), leave
 
 
-def criu_reason(image_path):
-    """Return CRIU's first error line in IMAGE_PATH/dump.log, or None."""
-    try:
-        with open(os.path.join(image_path, DUMP_LOG), "rb") as f:
-            text = f.read(1 << 20).decode("utf-8", "replace")
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if "Error (" in line:
-            # "(00.016046) Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds"
-            return line.split("):", 1)[-1].strip() if "):" in line else line.strip()
-    return None
+def restore_failure(cid, image_path, message):
+    """Return the one line of a failed restore: the shim's message, then CRIU's reason."""
+    message = message.replace("\\n", "; ").replace("\n", "; ")
+    reason = restore.criu_reason(image_path)
+    if reason:
+        message += f"; CRIU: {reason} (log {os.path.join(image_path, restore.CRIU_LOG)})"
+    return f"restore {cid}: {message}"
 
 
 def failure_line(cid, image_path, err):
     """Return the one line of a failed checkpoint: runc's message, then CRIU's reason."""
-    message = str(err).replace("\\n", "; ")
-    reason = criu_reason(image_path)
+    message = str(err).replace("\\n", "; ").replace("\n", "; ")
+    reason = restore.criu_reason(image_path, DUMP_LOG)
     if reason:
         message += f"; CRIU: {reason} (log {os.path.join(image_path, DUMP_LOG)})"
     return f"checkpoint {cid}: {message}"

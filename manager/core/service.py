@@ -9,9 +9,9 @@ import logging
 import os
 import signal
 
-from shim.contract import hooks, layout
+from shim.contract import hooks, layout, restore
 
-from manager.core import execs, model, reconcile, usage
+from manager.core import checkpoint, execs, model, reconcile, usage
 from manager.core.errors import (AlreadyExists, CoreError, InvalidArgument, NotFound,
                                  RuntimeFailed, WrongState)
 from manager.core.files import (bundle_terminal, cgroup_path, fill_launched, offload,
@@ -127,6 +127,8 @@ class Service(usage.ResourceOps):
         if opts.get("exit_hook"):  # read by the init process's shim after the exit
             await offload(hooks.write_spec, cdir, opts["exit_hook"])
             container.remember_exit_hook(opts["exit_hook"])
+        if opts.get("checkpoint"):  # the shim runs `runc restore` in place of create
+            await offload(restore.write_request, cdir, opts["checkpoint"])
         proc = container.init
         proc.tty, proc.stdin = tty, opts["stdin"]
         argv = self.spawn.shim_argv(container.id, bundle, proc.dir, container.runtime,
@@ -136,6 +138,9 @@ class Service(usage.ResourceOps):
         try:
             result = await self.spawn.launch(argv)
         except launcher.LaunchError as err:
+            if opts.get("checkpoint"):
+                raise RuntimeFailed(checkpoint.restore_failure(
+                    container.id, opts["checkpoint"], str(err)), exit_code=err.exit_code) from err
             raise launch_failed(err) from err
         fill_launched(proc, result)
         proc.status = model.CREATED

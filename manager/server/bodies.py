@@ -160,7 +160,12 @@ def parse_create(body):
            "log_max_size": _positive_int(body, "log_max_size", 1 << 40),
            "log_max_files": _positive_int(body, "log_max_files", 100),
            "start": _bool(body, "start"), "auto_remove": _bool(body, "auto_remove"),
-           "exit_hook": _exit_hook(body)}
+           "exit_hook": _exit_hook(body),
+           "checkpoint": _abs_dir(body, "checkpoint") if body.get("checkpoint") else None}
+    if out["checkpoint"]:
+        _check(out["runtime"] != "native", "create: the native runtime cannot restore a "
+                                           "checkpoint (CRIU works through runc)")
+        out["start"] = True  # runc restore --detach creates and starts
     if has_bundle:
         _check(not out["env"] and out["cwd"] is None and out["args"] is None and
                all(body.get(k) in (None, []) for k in SPEC_KEYS),

@@ -208,6 +208,8 @@ SCHEMAS = {
         "labels": {"type": "object", "additionalProperties": _STR}, "console_size": _SIZE,
         "log_max_size": {"type": "integer"}, "log_max_files": {"type": "integer"},
         "start": {"type": "boolean", "description": "also start the process"},
+        "checkpoint": {"type": "string", "description": "restore from this image directory "
+                                                        "(runc restore; implies start)"},
         "exit_command": {"type": "object", "required": ["path"], "description":
                          "run by the shim once the exit status is written", "properties": {
                              "path": {"type": "string", "description": "absolute"},

@@ -23,7 +23,7 @@ from fuzz import conformance
 
 SKIPPED = {("GET", "/v1/events")}  # an endless stream: fuzzed through its query in unit tests
 # Host paths a generated body must not reach, and host commands it must not run.
-HOST_KEYS = ("mounts", "bundle", "image_path", "exit_command")
+HOST_KEYS = ("mounts", "bundle", "image_path", "exit_command", "checkpoint")
 
 
 class UnixProxy:

@@ -62,3 +62,13 @@ def test_a_checkpoint_failure_names_runc_and_criu_in_one_line(tmp):
 def test_bad_checkpoint_bodies_are_invalid(body, why):
     with pytest.raises(errors.InvalidArgument, match=why):
         checkpoint.parse_checkpoint(body)
+
+
+def test_a_restore_failure_names_criu_in_one_line(tmp):
+    with open(f"{tmp}/restore.log", "w") as f:
+        f.write("(00.016046) Error (criu/vdso.c:381): vdso: Unexpected rt vDSO area bounds\n")
+    line = checkpoint.restore_failure("c1", tmp, "runc restore: criu failed: type RESTORE "
+                                                 "errno 0\nlog file: restore.log")
+    assert line == ("restore c1: runc restore: criu failed: type RESTORE errno 0; log file: "
+                    f"restore.log; CRIU: vdso: Unexpected rt vDSO area bounds (log "
+                    f"{tmp}/restore.log)")
