@@ -7,6 +7,7 @@ output but never corrupts the file.
 
 import os
 
+from shim import headroom
 from shim.contract import layout, logformat
 
 _FULL = b" " + logformat.FULL + b" "
@@ -77,6 +78,9 @@ class LogWriter:
         self._stamp_secs = None
         self._stamp_head = b""
         self.rotations = last_rotation(path) if max_size is not None else 0
+        # The log leaves the filesystem's last space to the contract (exitStatus,
+        # an exec's directory, the manager's journal): shim/headroom.py.
+        self.headroom = headroom.Headroom(os.path.dirname(path) or ".")
         self._open()
 
     def _open(self):
@@ -123,6 +127,9 @@ class LogWriter:
     def _append(self, parts):
         """Append PARTS (whole records) with writev; on failure cut back to the last record."""
         total = sum(map(len, parts))
+        if not self.headroom.allows(total):
+            self._drop(total, None, "the disk is nearly full")
+            return
         if self.fd is None and not self._reopen():
             self._drop(total, None)
             return
@@ -151,7 +158,7 @@ class LogWriter:
             self.fd = None
         return self.fd is not None
 
-    def _drop(self, count, err):
+    def _drop(self, count, err, why="log file not open"):
         if self.fd is not None:
             # Cut a half-written record off so the next record starts on a line.
             try:
@@ -162,7 +169,7 @@ class LogWriter:
         self._dropping = True
         # Log the first drop, then every 1000th, so a full disk does not flood shim.log.
         if self._drops_logged % 1000 == 0:
-            reason = err.strerror if err else "log file not open"
+            reason = err.strerror if err else why
             self._log("error", f"write {self.path}: {reason}; output dropped",
                       dropped_bytes=self.dropped_bytes)
         self._drops_logged += 1

@@ -8,8 +8,8 @@ native_driver.py), chosen once by __main__; its stdio is process_io.py's.
 
 import os
 
-from shim import control, loop, process_io, procdir, reaper, signals
-from shim.contract import layout
+from shim import control, loop, process_io, procdir, protect, reaper, signals
+from shim.contract import exitreserve, layout
 from shim.signals import signal  # the C module: `signal` costs ~0.8 MB (signals.py)
 from shim.spawn import StartError
 
@@ -83,6 +83,7 @@ class Shim:
         if not self.cfg.exec:
             files.write_container_json()
         files.write_process_json(self.process)
+        self._reserve_exit_status()
         self._make_fifos()
         signals.install_signals(self.loop, self.on_signal)
         files.remember(files.join(layout.OUTPUT_LOG))
@@ -90,6 +91,19 @@ class Shim:
         files.remember(files.join(layout.PID))
         files.remember(files.join(layout.STARTTIME))
         files.remember(files.join(layout.RUNTIME_LOG))
+
+    def _reserve_exit_status(self):
+        """Take exitStatus's blocks and make runtime.log (0600) before the runtime runs."""
+        files = self.files
+        try:
+            # On a full disk the exit status must still be written (issue 14).
+            files.remember(exitreserve.make_reserve(files.path))
+            runtime_log = files.join(layout.RUNTIME_LOG)
+            os.close(os.open(runtime_log, os.O_WRONLY | os.O_CREAT | os.O_APPEND |
+                             os.O_NOFOLLOW | os.O_CLOEXEC, 0o600))
+        except OSError as err:
+            raise StartError(f"reserve {layout.EXIT_STATUS} in {files.path}: "
+                             f"{err.strerror}") from err
 
     def _make_fifos(self):
         names = [layout.STDOUT, layout.CONTROL, layout.EXIT_FIFO]
@@ -121,6 +135,12 @@ class Shim:
         """Create the process (held for an init process without --start); record it."""
         self.driver.create()
         self.log("info", "process created", pid=self.pid)
+        try:
+            os.chmod(self.files.join(layout.PID), 0o600)  # runc writes it 0644
+        except FileNotFoundError:
+            pass
+        # After the create: the process keeps the score it was created with.
+        protect.lower_oom_score(self.log)
         starttime = layout.proc_starttime(self.pid)
         if starttime is not None:
             self.files.write_file(layout.STARTTIME, b"%d\n" % starttime)
@@ -150,8 +170,12 @@ class Shim:
         status, exited_at_ns = self.exit
         code, sig = layout.exit_code_from_wait(status)
         oom_killed = self.driver.oom_killed()
+        dropped = self.io.output_log.dropped_bytes if self.io.output_log else 0
+        extra = {"dropped_bytes": dropped} if dropped else {}
         try:
-            layout.write_exit_status(self.cfg.proc_dir, code, sig, exited_at_ns, oom_killed)
+            # Through the reserve made at start-up: written even on a full disk.
+            exitreserve.commit_exit(self.cfg.proc_dir, exitreserve.exit_record(
+                code, sig, exited_at_ns, oom_killed, **extra))
         except OSError as err:
             # Without exitStatus the manager reports the process as unknown: honest,
             # and better than a shim that never exits.

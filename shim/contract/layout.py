@@ -167,7 +167,7 @@ def _write_temp(path, data, mode, durable=True):
     return tmp_path
 
 
-def atomic_write(path, data, mode=0o644, durable=True):
+def atomic_write(path, data, mode=0o600, durable=True):
     """Write DATA (bytes) to PATH atomically: hidden temp file, fsync, rename, fsync dir.
 
     DURABLE=False skips the fsyncs: still whole or absent for any reader after
@@ -187,7 +187,7 @@ def atomic_write(path, data, mode=0o644, durable=True):
         fsync_dir(os.path.dirname(path) or ".")
 
 
-def create_once(path, data, mode=0o644, durable=True):
+def create_once(path, data, mode=0o600, durable=True):
     """Write DATA to PATH atomically unless PATH exists; return False if it did.
 
     The final name is made with link(2), which fails if it exists, so a file
@@ -205,7 +205,7 @@ def create_once(path, data, mode=0o644, durable=True):
     return True
 
 
-def publish_once(path, data, mode=0o644):
+def publish_once(path, data, mode=0o600):
     """Create PATH with DATA unless it exists (False then): visible at once, durable next.
 
     As create_once, whole or absent for every reader, but the link comes
@@ -239,7 +239,7 @@ def dump_json(obj):
     return cjson.dumps(obj).encode() + b"\n"
 
 
-def write_json(path, obj, mode=0o644, durable=True):
+def write_json(path, obj, mode=0o600, durable=True):
     """Write OBJ as JSON to PATH atomically."""
     atomic_write(path, dump_json(obj), mode, durable)
 

@@ -12,9 +12,6 @@ from shim.contract import layout
 
 LINE = "0123456789" * 9  # 91 bytes a line with its newline
 FLOOD = f"yes {LINE} | head -c 6000000"  # twice the filesystem
-PENDING = pytest.mark.xfail(reason="issue 14: the exit reserve is not in the shim yet",
-                            strict=False)
-
 
 @pytest.fixture
 def disk_root(small_tmpfs, tmp):
@@ -74,7 +71,6 @@ def assert_whole_records(proc_dir):
     return names
 
 
-@PENDING
 def test_du_exit_code_kept_when_output_fills_the_disk(disk_root, rootfs):
     run(disk_root, "du-fill-exit", rootfs, f"{FLOOD}; exit 3")
     state = wait_stopped(disk_root, "du-fill-exit")
@@ -83,7 +79,6 @@ def test_du_exit_code_kept_when_output_fills_the_disk(disk_root, rootfs):
     assert_whole_records(os.path.join(disk_root.root, "containers", "du-fill-exit", "init"))
 
 
-@PENDING
 def test_du_exit_code_kept_when_the_disk_is_nearly_full_at_create(disk_root, rootfs,
                                                                   small_tmpfs):
     fill(small_tmpfs, leave=200 << 10)  # room for the create's files, not for its output
@@ -103,7 +98,6 @@ def test_du_create_on_a_full_disk_is_refused_cleanly(disk_root, rootfs, small_tm
     assert wait_stopped(disk_root, "du-full")["exit_code"] == 7
 
 
-@PENDING
 def test_du_exit_code_kept_when_the_disk_fills_during_rotation(disk_root, rootfs):
     run(disk_root, "du-fill-rotate", rootfs, f"{FLOOD}; exit 3",
         log_max_size=256 << 10, log_max_files=20)
@@ -114,7 +108,6 @@ def test_du_exit_code_kept_when_the_disk_fills_during_rotation(disk_root, rootfs
     assert len(names) > 2  # it rotated until the disk was full
 
 
-@PENDING
 def test_du_logging_resumes_when_space_returns(disk_root, rootfs, small_tmpfs):
     state = run(disk_root, "du-resume", rootfs,
                 "sleep 0.5; i=0; while :; do echo line $i; i=$((i+1)); sleep 0.001; done")

@@ -57,3 +57,24 @@ def test_du_capability_bits_are_read_from_status(tmp):
         f.write("Name:\tx\nCapEff:\t000001fffeffffff\n")
     assert not protect.has_capability(24, path)  # CAP_SYS_RESOURCE off, as on these hosts
     assert protect.has_capability(21, path)  # CAP_SYS_ADMIN on
+
+
+def test_du_real_shim_reports_its_protection_once_and_the_container_keeps_its_score(
+        root, make_bundle):
+    import shimutil
+    started = shimutil.start_shim(root, make_bundle(["sleep", "1000"]), "du-oom", "--start")
+    try:
+        with open(f"/proc/{started.pid}/oom_score_adj") as f:
+            assert int(f.read()) == 0  # the container keeps the inherited/bundle value
+        with open(f"/proc/{started.shim_pid}/oom_score_adj") as f:
+            shim_score = int(f.read())
+        refusals = [r for r in shimutil.shim_log_records(started)
+                    if "oom_score_adj" in r.get("msg", "")]
+        if GRANTED:
+            assert shim_score == protect.SHIM_OOM_SCORE_ADJ and refusals == []
+        else:
+            assert shim_score == 0 and len(refusals) == 1
+            assert refusals[0]["oom_protected"] is False
+    finally:
+        shimutil.kill_and_finish(root, started, "du-oom")
+        shimutil.runc(root, "delete", "--force", "du-oom", check=False)
