@@ -15,7 +15,7 @@ from manager.core.errors import CoreError, InvalidArgument, RuntimeFailed, Wrong
 from manager.core.files import offload
 from manager.spawn import runtime
 
-RESOURCES_JSON = "resources.json"
+RESOURCES_JSON = model.RESOURCES_JSON
 STREAM_INTERVAL = 1.0
 LIVE = (model.CREATED, model.RUNNING, model.PAUSED)
 NATIVE_WHY = "the native runtime runs host processes in no cgroup of their own"
@@ -108,21 +108,12 @@ async def update(rt, container, limits):
         await rt.update(container, **limits)
     except runtime.RuntimeFailure as err:
         raise RuntimeFailed(f"update {cid}: {err}") from err
-    merged = dict(getattr(container, "resources", None) or {})
+    merged = dict(container.recorded_resources() or {})
     merged.update({k: v for k, v in limits.items() if v is not None})
     container.resources = merged
     await offload(layout.write_json, os.path.join(container.dir, RESOURCES_JSON), merged,
                   0o600, durable=False)
     return merged
-
-
-def read_resources(container_dir):
-    """Return the limits an update recorded in CONTAINER_DIR, or None (for a restart)."""
-    try:
-        value = layout.read_json(os.path.join(container_dir, RESOURCES_JSON))
-    except layout.StateError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 class ResourceOps:

@@ -110,3 +110,12 @@ def test_stats_of_named_containers_ends_when_they_stop(manager, tether, rootfs):
         assert proc.wait(10) == 0
     finally:
         stop_process(proc)
+
+
+def test_updated_limits_are_still_in_state_after_a_manager_restart(manager, tether, rootfs):
+    run_sleeper(tether, rootfs, "st-upd-restart")
+    assert tether("update", "st-upd-restart", "--pids-limit", "44")[0] == 0
+    manager.kill()
+    manager.start()
+    state = json.loads(tether("state", "st-upd-restart")[1])
+    assert state["resources"] == {"pids_limit": 44}
