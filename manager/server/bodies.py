@@ -264,7 +264,11 @@ def parse_since(query):
     if not text:
         return None
     try:
-        return layout.parse_time(text)
+        ns = layout.parse_time(text)
     except ValueError as err:
         raise BadRequest(f"invalid since {text!r}: expected RFC 3339 UTC "
                          "(2026-11-23T00:00:00Z)") from err
+    # parse_time's calendar.timegm turns day 45 or hour 99 into another date: refuse those.
+    _check(layout.format_time(ns)[:19] == text[:19],
+           f"invalid since {text!r}: no such date or time")
+    return ns

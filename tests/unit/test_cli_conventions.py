@@ -188,3 +188,11 @@ def test_the_new_commands_import_nothing_heavy(tmp, args):
     from test_cli_lean import loaded_by
     code, loaded = loaded_by("--root", f"{tmp}/none", *args)
     assert code == 125 and loaded == []
+
+
+@pytest.mark.parametrize("text", ["2026-01-45T99:99:99Z", "2026-02-29T00:00:00Z",
+                                  "2026-04-31T00:00:00Z", "2026-01-01T24:00:00Z"])
+def test_the_api_refuses_an_impossible_since_too(text):
+    from manager.server import bodies
+    with pytest.raises(bodies.BadRequest, match="no such date or time"):
+        bodies.parse_since({"since": text})
