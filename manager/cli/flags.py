@@ -92,7 +92,8 @@ def add_exit_hook_options(p):
     g.add_argument("--exit-command", metavar="PATH",
                    help="run PATH with TETHER_ID, TETHER_EXIT_CODE, TETHER_EXIT_SIGNAL set")
     g.add_argument("--exit-command-arg", action="append", default=[], metavar="ARG",
-                   help="an argument of the exit command (repeatable)")
+                   help="an argument of the exit command (repeatable; =ARG for one "
+                        "starting with -: --exit-command-arg=-c)")
     g.add_argument("--exit-delay", metavar="DURATION",
                    help="wait this long before the exit command (10s, 1m)")
     g.add_argument("--exit-timeout", metavar="DURATION",
