@@ -89,7 +89,7 @@ class Adopter:
         self.pumps = []
         self.holds = []
         self.fds = dict(opts["fds"])
-        self.output_log = self.control = self.terminal = self.watcher = None
+        self.output_log = self.control = self.terminal = self.watcher = self.stdin = None
         self.observed = False
 
     def join(self, name):
@@ -111,10 +111,30 @@ class Adopter:
                 fifo = stdio.FifoWriter(self.loop, self.join(fifo_name), self.log)
                 self.pumps.append(stdio.OutputPump(self.loop, stream, self.fds.pop(name),
                                                    self.output_log, fifo))
-        handlers = {"resize": self.resize}
+        self._serve_stdin()
+        handlers = {"resize": self.resize, "close_stdin": self.close_stdin}
         self.control = control.ControlFifo(self.loop, self.join(layout.CONTROL), handlers,
                                            self.log)
         signals.install_signals(self.loop, self.on_signal)
+
+    def _serve_stdin(self):
+        """Feed the stdin FIFO to the process again: its pipe, or the terminal."""
+        self.stdin = None
+        fifo = self.join(layout.STDIN)
+        if not os.path.exists(fifo):
+            return
+        if "stdin" in self.fds:
+            self.stdin = stdio.StdinPump(self.loop, fifo, self.fds.pop("stdin"), self.log)
+        elif self.terminal is not None:
+            self.stdin = stdio.StdinPump(self.loop, fifo, self.terminal, self.log, tty=True,
+                                         owns_target=False)
+
+    def close_stdin(self, _argument=None):
+        """Give the process EOF on its stdin (control line {"close_stdin": true})."""
+        if self.stdin is None:
+            self.log("warning", "close_stdin: the process has no stdin FIFO")
+            return
+        self.stdin.close_stdin()
 
     def resize(self, size):
         """Set the terminal size (control line {"resize": [cols, rows]})."""
@@ -164,6 +184,8 @@ class Adopter:
             pump.close()
             if pump.fifo is not None:
                 pump.fifo.disconnect()
+        if self.stdin is not None:
+            self.stdin.close()
         self.output_log.close()
         self.control.close()
         if self.terminal is not None:

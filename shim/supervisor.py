@@ -9,7 +9,7 @@ native_driver.py), chosen once by __main__; its stdio is process_io.py's.
 import os
 
 from shim import control, loop, process_io, procdir, protect, reaper, signals
-from shim.contract import exitreserve, layout
+from shim.contract import exitreserve, fdpass, layout
 from shim.signals import signal  # the C module: `signal` costs ~0.8 MB (signals.py)
 from shim.spawn import StartError
 
@@ -145,6 +145,11 @@ class Shim:
         if starttime is not None:
             self.files.write_file(layout.STARTTIME, b"%d\n" % starttime)
         self.io.begin()
+        if self.io.main_fd is not None:
+            # A PTY master cannot be found from the outside (the process's end is
+            # in its own devpts): recorded for the manager's fd store (fdpass).
+            fdpass.write_record(self.files.path, {"terminal": self.io.main_fd})
+            self.files.remember(self.files.join(fdpass.FDS_JSON))
         self.reaper.watch(self.pid, self.on_exit)
         if self.exit is None:
             self.driver.watch()

@@ -2,7 +2,7 @@
 
 The manager's side of re-adoption (docs/durability.md). While a shim lives,
 collect() copies the fds that carry its process's stdio into the fd store
-(from the shim's fds.json record, else by matching the process's fds 0-2
+(from the shim's fds.json record, and by matching the process's fds 1-2
 with the shim's in /proc: pipes only), with a pidfd of the process. When the
 shim is gone without an exit status, rescue() gathers the facts, decides
 (adoption.decide) and acts: it starts shim.adopt with the stored fds
@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 
-from shim.contract import exitreserve, fdpass, layout, pidexit, startup
+from shim.contract import exitreserve, layout, pidexit, startup
 
 from manager.core import adoption, fdstore
 
@@ -24,7 +24,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BOOT = (f"import sys; sys.path[:0] = [{REPO!r}]; "
         "from shim.adopt import main; sys.exit(main())")
 START_TIMEOUT = 10.0
-STDIO = ((0, "stdin", os.O_WRONLY), (1, "stdout", os.O_RDONLY), (2, "stderr", os.O_RDONLY))
+# Not stdin's pipe: a copy of its write end kept here would hold back the EOF
+# the shim gives with close_stdin. A process whose shim dies sees EOF on it.
+STDIO = ((1, "stdout", os.O_RDONLY), (2, "stderr", os.O_RDONLY))
 
 
 def key_of(proc):
@@ -33,7 +35,7 @@ def key_of(proc):
 
 
 def pipe_ends(shim_pid, container_pid):
-    """Return name -> fd number in the shim of the pipes that are the process's fds 0-2."""
+    """Return name -> fd number in the shim of the pipes that are the process's fds 1-2."""
     wanted = {}
     for number, name, mode in STDIO:
         try:
@@ -82,8 +84,7 @@ class Adopter:
         key = key_of(proc)
         if proc.pid is None or proc.starttime is None:
             return []
-        if os.path.exists(os.path.join(proc.dir, fdpass.FDS_JSON)):
-            return self.store.collect(key, proc.dir, shim_pidfd, proc.pid, proc.starttime)
+        # The shim's record first (a terminal: fds.json), then its pipes found in /proc.
         self.store.collect(key, proc.dir, shim_pidfd, proc.pid, proc.starttime)
         for name, fd in pipe_ends(proc.shim_pid, proc.pid).items():
             if name not in self.store.get(key):

@@ -76,3 +76,25 @@ def test_du_shim_sigkill_with_the_manager_down_is_adopted_at_start(manager, root
         lambda: (s := manager.ok("GET", "/v1/containers/du-down"))["status"] == "stopped" and s,
         10, what="du-down stopped")
     assert stopped["exit_code"] == 5, stopped
+
+
+def test_du_tty_container_keeps_its_terminal_across_a_shim_sigkill(manager, rootfs):
+    # The terminal's master is in the fd store (the shim's fds.json): no hang-up,
+    # the output goes on, and resizes reach the terminal through the new shim.
+    script = "trap 'exit 6' TERM; while :; do stty size; sleep 0.02; done"
+    manager.ok("POST", "/v1/containers", {"id": "du-tty", "rootfs": rootfs, "tty": True,
+                                          "args": ["sh", "-c", script]})
+    before = manager.ok("POST", "/v1/containers/du-tty/start")
+    os.kill(before["shim_pid"], signal.SIGKILL)
+    after = helpers.wait_until(lambda: adopted(manager, "du-tty", before["shim_pid"]), 10,
+                               what="a new shim for du-tty")
+    assert "error" not in after, after
+    log_path = os.path.join(layout.process_dir(manager.root, "du-tty"), layout.OUTPUT_LOG)
+    manager.ok("POST", "/v1/containers/du-tty/resize", {"cols": 123, "rows": 45})
+    helpers.wait_until(lambda: b"45 123" in helpers.log_bytes(log_path, "stdout"), 10,
+                       what="the new size seen by the process")
+    manager.ok("POST", "/v1/containers/du-tty/kill", {"signal": "TERM"})
+    stopped = helpers.wait_until(
+        lambda: (s := manager.ok("GET", "/v1/containers/du-tty"))["status"] == "stopped" and s,
+        10, what="du-tty stopped")
+    assert stopped["exit_code"] == 6, stopped
