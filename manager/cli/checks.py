@@ -157,7 +157,9 @@ def check_kill(opts):
     if opts.signal is not None and opts.signal_option is not None:
         raise ValueError(f"two signals: {opts.signal!r} and -s {opts.signal_option!r}: "
                          "give one")
-    opts.signal = parse_signal(opts.signal_option or opts.signal or "TERM")
+    given = opts.signal_option if opts.signal_option is not None else opts.signal
+    # An empty SIGNAL is refused, not taken as the default.
+    opts.signal = parse_signal("TERM" if given is None else given)
 
 
 def check_logs(opts):
