@@ -10,7 +10,6 @@ RUNNING = "running"
 PAUSED = "paused"
 STOPPED = "stopped"
 UNKNOWN = "unknown"
-RESOURCES_JSON = "resources.json"  # the limits `update` set (manager/core/usage.py)
 
 
 class Process:
@@ -122,7 +121,7 @@ class Container:
         self.deleting = False
         self.auto_remove = False  # --rm: removed by the manager once the init process exits
         self.resources = None  # the limits `update` set (manager/core/usage.py)
-        self._resources_read = False  # after a restart: read RESOURCES_JSON once
+        self._resources_read = False  # after a restart: read layout.RESOURCES_JSON once
         self._hook_spec = None  # the init process's exit hook: read once, on first need
         self.removing = False  # auto-removal under way: gone for the API
         self.attachers = 0  # open attach streams: auto-removal waits for them
@@ -133,11 +132,11 @@ class Container:
         self.execs = {}
 
     def recorded_resources(self):
-        """Return the limits updates set; read once from RESOURCES_JSON (a restart forgets)."""
+        """Return the limits updates set; read once from layout.RESOURCES_JSON (a restart forgets)."""
         if self.resources is None and not self._resources_read:
             self._resources_read = True
             try:
-                value = layout.read_json(os.path.join(self.dir, RESOURCES_JSON))
+                value = layout.read_json(os.path.join(self.dir, layout.RESOURCES_JSON))
             except layout.StateError:
                 value = None
             self.resources = value if isinstance(value, dict) else None

@@ -15,7 +15,6 @@ from manager.core.errors import CoreError, InvalidArgument, RuntimeFailed, Wrong
 from manager.core.files import offload
 from manager.spawn import runtime
 
-RESOURCES_JSON = model.RESOURCES_JSON
 STREAM_INTERVAL = 1.0
 LIVE = (model.CREATED, model.RUNNING, model.PAUSED)
 NATIVE_WHY = "the native runtime runs host processes in no cgroup of their own"
@@ -111,7 +110,7 @@ async def update(rt, container, limits):
     merged = dict(container.recorded_resources() or {})
     merged.update({k: v for k, v in limits.items() if v is not None})
     container.resources = merged
-    await offload(layout.write_json, os.path.join(container.dir, RESOURCES_JSON), merged,
+    await offload(layout.write_json, os.path.join(container.dir, layout.RESOURCES_JSON), merged,
                   0o600, durable=False)
     return merged
 

@@ -50,6 +50,7 @@ CONSOLE_SOCKET = "console.sock"
 # ... and the manager's.
 TIMES_JSON = "times.json"  # {"created_at", "started_at"} of the process
 SPEC_JSON = "spec.json"  # an exec's OCI process spec (the shim's --process)
+RESOURCES_JSON = "resources.json"  # the limits `tether update` set (manager/core/usage.py)
 EXIT_REPORTED = "exitReported"  # empty: the exit (or the shim's loss) was published
 
 DIR_MODE = 0o700
