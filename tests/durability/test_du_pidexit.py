@@ -1,4 +1,4 @@
-"""A process's exit learned by a non-parent (zombie, pidfd exit info); fds copied with pidfd_getfd."""
+"""A process's exit read by a non-parent (zombie, pidfd exit info); fds copied by pidfd_getfd."""
 
 import os
 import select
