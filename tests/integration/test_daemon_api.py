@@ -92,7 +92,9 @@ def test_exec_pause_resume(daemon, rootfs, root):
                      {"args": ["sh", "-c", "echo hi $X; exit 3"], "env": ["X=there"]})
     assert proc["id"] == "exec-1" and proc["status"] in ("running", "stopped")
     assert daemon.ok("GET", "/v1/containers/c/wait?exec_id=exec-1")["exit_code"] == 3
-    logs = daemon.ok("GET", "/v1/containers/c/logs?exec_id=exec-1")
+    # The exit status is written before the output is drained: wait for the record.
+    logs = helpers.wait_until(lambda: daemon.ok("GET", "/v1/containers/c/logs?exec_id=exec-1"),
+                              what="exec-1's log record")
     assert base64.b64decode(logs["data"]) == b"hi there\n"
     code, answer = daemon.request("POST", "/v1/containers/c/exec",
                                   {"exec_id": "bad", "args": ["/no/such/bin"]})
