@@ -80,5 +80,5 @@ class RescuingTracker(tracker.Tracker):
 
 
 def enabled(environ=None):
-    """Return True if re-adoption is switched on (TETHER_READOPT=1)."""
-    return (os.environ if environ is None else environ).get("TETHER_READOPT") == "1"
+    """Return True unless re-adoption is switched off (TETHER_READOPT=0)."""
+    return (os.environ if environ is None else environ).get("TETHER_READOPT") != "0"

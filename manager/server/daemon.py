@@ -98,8 +98,8 @@ class Manager:
         self.journal = journal.Journal(root)
         self.events = events.EventBus(self.journal)
         self.changes = watch.LogChanges()
-        # Re-adoption of processes whose shim died (docs/durability.md): opt-in
-        # (TETHER_READOPT=1) until the shim-lost tests expect it.
+        # Re-adoption of processes whose shim died (docs/durability.md); off
+        # with TETHER_READOPT=0 (a shim's death then leaves the process unknown).
         self.tracker = (rescue.RescuingTracker(self.registry, self.events, self.changes,
                                                adopter.Adopter())
                         if rescue.enabled() else

@@ -130,6 +130,12 @@ def collect_frames(sock):
             errors.append(payload.decode())
 
 
-def daemon_fixture(root):
-    """Yield a started manager on ROOT; afterwards delete every container and stop it."""
-    yield from managerfixture.run_manager(Daemon(root), signal.SIGTERM)
+def daemon_fixture(root, env=None):
+    """Yield a started manager on ROOT (ENV: more environment); afterwards delete every
+    container and stop it."""
+    yield from managerfixture.run_manager(Daemon(root, env=env), signal.SIGTERM)
+
+
+# The manager as it was before re-adoption (docs/durability.md): a shim's death
+# leaves its process `unknown`; the shim-lost path stays tested this way.
+WITHOUT_READOPTION = {"TETHER_READOPT": "0"}

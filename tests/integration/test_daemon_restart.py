@@ -111,7 +111,14 @@ def test_second_manager_on_the_same_root_is_refused(daemon, root):
     assert daemon.ok("GET", "/v1/health") == {"ok": True}
 
 
-def test_killed_shim_becomes_unknown_and_force_delete_cleans_up(daemon, rootfs, root):
+@pytest.fixture
+def daemon_without_readoption(root):
+    yield from daemonutil.daemon_fixture(root, env=daemonutil.WITHOUT_READOPTION)
+
+
+def test_killed_shim_becomes_unknown_and_force_delete_cleans_up(daemon_without_readoption, rootfs,
+    root):
+    daemon = daemon_without_readoption
     started = run(daemon, "lost", rootfs, ["sleep", "1000"])
     conn, resp = daemon.stream("/v1/events")
     try:

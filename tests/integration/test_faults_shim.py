@@ -32,7 +32,14 @@ def status_is(daemon, cid, status):
     return current if current["status"] == status else None
 
 
-def test_sigkilled_shim_makes_status_unknown_without_an_invented_exit(daemon, rootfs, root):
+@pytest.fixture
+def daemon_without_readoption(root):
+    yield from daemonutil.daemon_fixture(root, env=daemonutil.WITHOUT_READOPTION)
+
+
+def test_sigkilled_shim_makes_status_unknown_without_an_invented_exit(daemon_without_readoption, rootfs,
+    root):
+    daemon = daemon_without_readoption
     st = run(daemon, "k", rootfs)
     killed_at = time.monotonic()
     os.kill(st["shim_pid"], signal.SIGKILL)
@@ -51,6 +58,17 @@ def test_sigkilled_shim_makes_status_unknown_without_an_invented_exit(daemon, ro
     assert daemon.request("GET", "/v1/containers/k")[0] == 404
     assert os.listdir(layout.containers_dir(root)) == []
     assert helpers.runc_list(os.path.join(root, "runc")) == []
+
+
+def test_a_sigkilled_shims_process_is_adopted_by_default(daemon, rootfs):
+    st = run(daemon, "ka", rootfs)
+    os.kill(st["shim_pid"], signal.SIGKILL)
+    adopted = helpers.wait_until(
+        lambda: (lambda s: s if s["status"] == "running" and s["shim_pid"] != st["shim_pid"]
+                 else None)(daemon.state("ka")), 10, what="a new shim for ka")
+    assert adopted["pid"] == st["pid"]  # the same process, under a new shim
+    daemon.ok("POST", "/v1/containers/ka/kill", {"signal": "KILL"})
+    assert daemon.ok("GET", "/v1/containers/ka/wait")["exit_code"] == 137
 
 
 def test_sigstopped_shim_blocks_nothing_else(daemon, rootfs):
