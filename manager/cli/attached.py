@@ -5,7 +5,7 @@ import sys
 
 from manager.client import attach_client
 from manager.client.methods import ClientError
-from shim.contract import cjson
+from shim.contract import cjson, layout
 
 STDIN_FD = 0
 
@@ -20,7 +20,7 @@ def need_terminal(command):
 def check_bundle(opts):
     """Return the absolute bundle or rootfs path after checking it exists."""
     path = os.path.abspath(opts.bundle or opts.rootfs)
-    if opts.bundle and not os.path.isfile(os.path.join(path, "config.json")):
+    if opts.bundle and not os.path.isfile(os.path.join(path, layout.BUNDLE_CONFIG)):
         raise ClientError(f"{opts.command} {opts.id}: read bundle {path}/config.json: "
                           "no such file")
     if opts.rootfs and not os.path.isdir(path):
@@ -31,7 +31,7 @@ def check_bundle(opts):
 def bundle_terminal(bundle):
     """Return process.terminal of BUNDLE/config.json (False if unreadable: the manager says)."""
     try:
-        with open(os.path.join(bundle, "config.json"), "rb") as f:
+        with open(os.path.join(bundle, layout.BUNDLE_CONFIG), "rb") as f:
             config = cjson.loads(f.read())
         return bool(config["process"]["terminal"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -10,6 +10,8 @@ parses the plain ones from the same add_argument calls).
 import os
 import sys
 
+from shim.contract import layout
+
 from manager.cli import dispatch, fastparse
 from manager.cli.flags import (
     add_checkpoint_options, add_create_options, add_daemon_options, add_delete_options, add_events_options,
@@ -184,7 +186,7 @@ def parse_args(argv):
             parser.error(f"{opts.command}: unexpected arguments after --: {' '.join(tail)}")
     if tail is not None:
         opts.args = opts.args + tail
-    opts.socket = opts.socket or os.path.join(opts.root, "tether.sock")
+    opts.socket = opts.socket or os.path.join(opts.root, layout.SOCKET)
     return opts
 
 

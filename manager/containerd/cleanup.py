@@ -55,7 +55,7 @@ def clean_task(root, task_id, bundle):
         if status is not None:
             response["exit_status"] = status["exit_code"]
             response["exited_at"] = messages.timestamp_ns(layout.parse_time(status["exited_at"]))
-    runc_root = os.path.join(root, "runc")
+    runc_root = os.path.join(root, layout.RUNTIME_ROOT)
     if os.path.exists(os.path.join(runc_root, task_id)):
         import subprocess  # not at every teardown: most find nothing left to delete
         subprocess.run([RUNC, "--root", runc_root, "delete", "--force", task_id],

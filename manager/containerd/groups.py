@@ -21,6 +21,8 @@ import hashlib
 import json
 import os
 
+from shim.contract import layout
+
 BASE_ENV = "TETHER_CONTAINERD_ROOT"
 GROUP_ENV = "TETHER_CONTAINERD_GROUP"
 DEFAULT_BASE = "/run/tether-containerd"
@@ -38,7 +40,7 @@ def group_name(bundle):
     if os.environ.get(GROUP_ENV) != "pod":
         return SHARED
     try:
-        with open(os.path.join(bundle, "config.json"), "rb") as f:
+        with open(os.path.join(bundle, layout.BUNDLE_CONFIG), "rb") as f:
             spec = json.load(f)
     except (OSError, ValueError):
         return SHARED

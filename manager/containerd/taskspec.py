@@ -97,7 +97,7 @@ def add_default_path(process):
 
 def ensure_default_path(bundle):
     """Rewrite BUNDLE/config.json with the default PATH if its process has none."""
-    path = os.path.join(bundle, "config.json")
+    path = os.path.join(bundle, layout.BUNDLE_CONFIG)
     try:
         spec = layout.read_json(path)
     except layout.StateError as err:
@@ -109,7 +109,7 @@ def ensure_default_path(bundle):
 def check_rootfs(bundle):
     """Raise RpcError(InvalidArgument) unless the bundle's root.path is a directory."""
     try:
-        with open(os.path.join(bundle, "config.json"), "rb") as f:
+        with open(os.path.join(bundle, layout.BUNDLE_CONFIG), "rb") as f:
             spec = json.load(f)
         root = spec["root"]["path"]
     except (OSError, ValueError, KeyError, TypeError) as err:
