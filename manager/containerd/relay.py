@@ -87,35 +87,8 @@ class Logger:
         os.close(self.ready_fd)
 
 
-class Writer:
-    """Write to a non-blocking fd from the loop, waiting while it is full."""
-
-    def __init__(self, fd):
-        self.fd = fd
-        os.set_blocking(fd, False)
-
-    async def write(self, data):
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self.fd, view)
-                view = view[written:]
-            except BlockingIOError:
-                await self._writable()
-
-    async def _writable(self):
-        loop = asyncio.get_running_loop()
-        ready = loop.create_future()
-        loop.add_writer(self.fd, lambda: ready.done() or ready.set_result(None))
-        try:
-            await ready
-        finally:
-            loop.remove_writer(self.fd)
-
-    def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+# stdio targets are written as the core's attach writes a FIFO.
+Writer = attach.FdWriter
 
 
 class ProcessIO:

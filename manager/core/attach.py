@@ -35,17 +35,16 @@ async def read_frame(reader):
         raise FrameError("read frame: truncated payload") from err
 
 
-class StdinWriter:
-    """Write bytes into a process's stdin FIFO without ever blocking the loop."""
+class FdWriter:
+    """Write to a non-blocking fd from the loop, waiting while it is full (its pipe's reader lags)."""
 
-    def __init__(self, proc_dir):
-        self.path = os.path.join(proc_dir, layout.STDIN)
-        self.fd = None
+    def __init__(self, fd=None):
+        self.fd = fd
+        if fd is not None:
+            os.set_blocking(fd, False)
 
     def _open(self):
-        # The shim holds the FIFO open for reading, so O_NONBLOCK never gets ENXIO
-        # while it runs; it does once the shim is gone.
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
+        raise ValueError("FdWriter: no fd to write to")
 
     async def write(self, data):
         """Write DATA, waiting for room in the pipe when it is full."""
@@ -68,10 +67,23 @@ class StdinWriter:
             loop.remove_writer(self.fd)
 
     def close(self):
-        """Close our end of the FIFO (the shim keeps its own)."""
+        """Close our end (the shim keeps its own)."""
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+class StdinWriter(FdWriter):
+    """Write bytes into a process's stdin FIFO without ever blocking the loop."""
+
+    def __init__(self, proc_dir):
+        super().__init__()
+        self.path = os.path.join(proc_dir, layout.STDIN)
+
+    def _open(self):
+        # The shim holds the FIFO open for reading, so O_NONBLOCK never gets ENXIO
+        # while it runs; it does once the shim is gone.
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
 
 
 async def pump_input(proc, reader, writer):
