@@ -24,6 +24,9 @@ class Tracker:
         self.log_changes = log_changes
         self.on_init_exit = None  # called with the container when an init process exits
 
+    def serving(self):
+        """The manager has reattached and serves (RescuingTracker starts its fd copies)."""
+
     def track(self, proc):
         """Start watching PROC (its shim was started or found): pidfd, then the exit file."""
         self.registry.index_process(proc)

@@ -133,6 +133,7 @@ class Manager:
         log.info("reattached %d containers", len(self.registry.containers))
         self.spawn.helper = self.spawner
         await self._listen()
+        self.tracker.serving()
         # Started once we serve: not in the way of a restart's reattach (the
         # first runtime command would start it, too).
         self._spawner_start = asyncio.ensure_future(self._start_spawner())
