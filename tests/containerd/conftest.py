@@ -13,14 +13,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 
 import pytest
 
+from ctrutil import NAMESPACE, RUNTIME, pids_with, wait_until  # noqa: F401
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 VENV_BIN = os.path.join(REPO, ".venv", "bin")
-RUNTIME = "io.containerd.tether.v1"
-NAMESPACE = "tt"
 CONFIG = """version = 2
 root = "{dir}/root"
 state = "{dir}/state"
@@ -32,33 +31,6 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [debug]
   level = "info"
 """
-
-
-def wait_until(condition, timeout=10.0, what="condition"):
-    """Poll CONDITION until it returns a true value; fail after TIMEOUT seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-def pids_with(text):
-    """Return the pids whose command line contains TEXT."""
-    found = []
-    needle = text.encode()
-    for name in os.listdir("/proc"):
-        if name.isdigit() and int(name) != os.getpid():
-            try:
-                with open(f"/proc/{name}/cmdline", "rb") as f:
-                    if needle in f.read():
-                        found.append(int(name))
-            except OSError:
-                pass
-    return found
 
 
 class Containerd:

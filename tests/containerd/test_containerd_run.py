@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from conftest import pids_with, wait_until
+from ctrutil import pids_with, wait_until
 
 
 def run(cd, argv, timeout=60):

@@ -7,7 +7,7 @@ import subprocess
 
 import pexpect
 
-from conftest import NAMESPACE, wait_until
+from ctrutil import NAMESPACE, wait_until
 from test_containerd_run import run, serving_pids, task_status
 from test_containerd_tasks import start_sleeper
 

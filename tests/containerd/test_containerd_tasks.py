@@ -10,7 +10,7 @@ import pytest
 
 from manager.containerd import messages, task, ttrpc
 
-from conftest import NAMESPACE, RUNTIME, wait_until
+from ctrutil import NAMESPACE, RUNTIME, wait_until
 from test_containerd_run import run, task_status
 
 

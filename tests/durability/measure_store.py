@@ -19,7 +19,12 @@ for i in range(N):
         signal.pause(); os._exit(0)
     kids.append(pid)
 pipes = [os.pipe() for _ in range(N)]
-time.sleep(0.5)
+def asleep(pid):
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()[0] == b"S"
+deadline = time.monotonic() + 10  # every child in signal.pause() before measuring
+while not all(map(asleep, kids)) and time.monotonic() < deadline:
+    os.sched_yield()
 store = fdstore.FdStore()
 tracemalloc.start()
 s0, r0 = slab(), rss()

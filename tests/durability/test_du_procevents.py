@@ -56,11 +56,15 @@ def pump_until(listener, condition, timeout=5.0):
 
 def test_du_exit_code_and_time_of_a_watched_process(events):
     seen = []
+    go_r, go_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        time.sleep(0.05)
+        os.close(go_w)
+        os.read(go_r, 1)  # exit only once the parent watches
         os._exit(5)
+    os.close(go_r)
     events.watch(pid, seen.append)
+    os.close(go_w)
     try:
         assert pump_until(events, lambda: seen)
         received_ns = time.time_ns()
