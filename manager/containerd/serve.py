@@ -20,7 +20,7 @@ import sys
 from shim.contract import layout
 
 from manager.containerd import groups, messages, publisher, task, taskspec, ttrpc, zygote
-from manager.core import events, model, scan, service, tracker, watch
+from manager.core import events, model, service, tracker, watch
 from manager.spawn import runtime
 
 log = logging.getLogger("tether.containerd.serve")
@@ -53,11 +53,7 @@ class Server:
         os.makedirs(layout.containers_dir(self.root), layout.ROOT_MODE, exist_ok=True)
         self.exits.start()
         self.changes.start()
-        for cscan in scan.scan_containers(layout.containers_dir(self.root)):
-            try:
-                self.tracker.adopt(cscan)
-            except (OSError, layout.StateError) as err:
-                log.error("reattach %s: %s", cscan.dir, err)
+        self.tracker.reattach(layout.containers_dir(self.root))
         self.subscription = self.bus.subscribe()
         self.forwarding = asyncio.ensure_future(self.events_loop())
         self.publisher.start()

@@ -24,6 +24,14 @@ class Tracker:
         self.log_changes = log_changes
         self.on_init_exit = None  # called with the container when an init process exits
 
+    def reattach(self, containers_dir):
+        """Adopt every container CONTAINERS_DIR holds; a broken one is logged and skipped."""
+        for cscan in scan.scan_containers(containers_dir):
+            try:
+                self.adopt(cscan)
+            except (OSError, layout.StateError) as err:
+                log.error("reattach %s: %s", cscan.dir, err)
+
     def serving(self):
         """The manager has reattached and serves (RescuingTracker starts its fd copies)."""
 

@@ -12,7 +12,7 @@ import sys
 from shim.contract import layout
 
 from manager.server import routes, http, jsonlog, metrics, sdnotify
-from manager.core import adopter, events, journal, model, rescue, scan, service, tracker, watch
+from manager.core import adopter, events, journal, model, rescue, service, tracker, watch
 from manager.spawn import runtime, helper_client
 
 log = logging.getLogger("tether.daemon")
@@ -123,11 +123,7 @@ class Manager:
             raise StartError(f"open event journal {self.journal.path}: {err.strerror}") from err
         self.exits.start()
         self.changes.start()
-        for cscan in scan.scan_containers(layout.containers_dir(self.root)):
-            try:
-                self.tracker.adopt(cscan)
-            except (OSError, layout.StateError) as err:
-                log.error("reattach %s: %s", cscan.dir, err)
+        self.tracker.reattach(layout.containers_dir(self.root))
         await self.service.refresh_all(self.registry.sorted_containers())
         self.stats.reattached = len(list(self.registry.all_processes()))
         log.info("reattached %d containers", len(self.registry.containers))

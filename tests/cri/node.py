@@ -10,7 +10,8 @@ mounts, cgroups, the network namespace).
 import os
 import signal
 import subprocess
-import time
+
+import helpers
 
 from . import images
 from .client import CriClient, CriError
@@ -67,14 +68,7 @@ def tether_shim_path():
 
 def wait_for(condition, timeout, what, interval=0.02):
     """Poll CONDITION until it returns a truthy value; return it, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)  # poll interval of a deadline loop, not synchronisation
+    return helpers.wait_until(condition, timeout, interval, what)
 
 
 class Node:
