@@ -20,7 +20,7 @@ import time
 from bench import (conmon, containerd, cri, exitevent, latency, measure, memory, peers, scale,
                    throughput)
 
-SECTIONS = ("memory", "latency", "throughput", "exitevent", "scale", "cri")
+SECTIONS = ("memory", "latency", "throughput", "exitevent", "scale", "ctr", "cri")
 BUNDLES = {"sleep": ["sleep", "100000"], "true": ["true"], "exit": exitevent.ARGS}
 
 
@@ -110,6 +110,7 @@ def run_sections(ws, results, sections, p):
             "throughput": lambda: throughput.run(ws, results, p["heavy_runs"], p["sizes"]),
             "exitevent": lambda: exitevent.run(ws, results, p["runs"]),
             "scale": lambda: scale.run(ws, results, p["scale_steps"], p["restarts"]),
+            "ctr": lambda: containerd.run(ws, results, p["runs"], p["memory_n"]),
             "cri": lambda: cri.run(ws, results, p["runs"], p["memory_n"])}
     for name in sections:
         # The throughput section leaves GiBs of dirty log pages: their writeback

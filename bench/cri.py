@@ -18,10 +18,13 @@ import sys
 import tempfile
 
 from bench import measure, peers
-from tests.cri import network
-from tests.cri.client import CriError
-from tests.cri.node import Node, processes_with, tether_shim_path
-from tests.cri.pods import Pod
+
+# tests/cri's node imports the suite's helpers module as pytest puts it on the path.
+sys.path.insert(0, os.path.join(peers.REPO, "tests"))
+from tests.cri import network  # noqa: E402
+from tests.cri.client import CriError  # noqa: E402
+from tests.cri.node import Node, processes_with, tether_shim_path  # noqa: E402
+from tests.cri.pods import Pod  # noqa: E402
 
 SLEEPER = ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"]
 
