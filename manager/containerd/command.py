@@ -10,6 +10,7 @@ process that already listens, starting one if the task's group has none;
 every task at teardown), printing a DeleteResponse with the true exit status.
 """
 
+import os
 import sys
 
 from manager import __version__
@@ -65,7 +66,11 @@ def main(argv=None):
         return 2
     if action == "start":
         from manager.containerd import bootstrap
-        return bootstrap.start(flags)
+        status = bootstrap.start(flags)
+        # containerd waits for our exit: the interpreter's teardown (~2 ms) is skipped.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
     if action == "delete":
         from manager.containerd import cleanup
         return cleanup.delete(flags)
