@@ -5,8 +5,10 @@ the core the way the manager daemon does (model, tracker, exit watch, a zygote
 for the shims: zygote.py), without the HTTP server, and no event journal: containerd
 keeps the record. Core events are forwarded to containerd in the core's order
 (create, start, exit, delete) by one subscription (events_loop). It exits
-when containerd's Shutdown finds no task left and no `start` pending; the
-shims and containers never depend on it.
+once containerd's Shutdown found no task left and none came for IDLE_ENV
+seconds (a task started right after another's end then finds it: its own
+start-up costs ~150 ms), with no `start` pending; the shims and containers
+never depend on it.
 """
 
 import asyncio
@@ -24,6 +26,16 @@ from manager.core import events, model, service, tracker, watch
 from manager.spawn import runtime
 
 log = logging.getLogger("tether.containerd.serve")
+IDLE_ENV = "TETHER_CONTAINERD_IDLE_EXIT"
+IDLE_DEFAULT_S = 3.0
+
+
+def idle_delay():
+    """Return how long an idle serving process waits before it exits, in seconds."""
+    try:
+        return max(0.0, float(os.environ.get(IDLE_ENV) or IDLE_DEFAULT_S))
+    except ValueError:
+        return IDLE_DEFAULT_S
 
 
 class Server:
@@ -47,6 +59,7 @@ class Server:
                                       self.publisher, self.request_exit)
         self.server = ttrpc.Server(self.tasks.handlers())
         self.stopping = asyncio.Event()
+        self.idle_timer = None
 
     async def start(self):
         """Watch, reattach what the root holds, then serve."""
@@ -71,7 +84,14 @@ class Server:
                 log.exception("forward event %s", event)
 
     def request_exit(self):
-        """Containerd's Shutdown found no task: exit unless a `start` is pending."""
+        """Containerd's Shutdown found no task: exit once idle for idle_delay()."""
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        self.idle_timer = asyncio.get_running_loop().call_later(idle_delay(), self.exit_if_idle)
+
+    def exit_if_idle(self):
+        """Exit unless a task or a pending `start` came meanwhile."""
+        self.idle_timer = None
         lock_fd = os.open(os.path.join(self.root, "start.lock"),
                           os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
