@@ -82,7 +82,9 @@ def check(opts):
 
 def parse_spec_options(opts):
     """Return the config.json options of OPTS (default_spec's keywords)."""
-    from manager.core import spec
+    spec = None  # its import only when a value needs it: `run --bundle` has none
+    if opts.user or opts.memory or opts.cpus or opts.mount:
+        from manager.core import spec
     return {"user": spec.parse_user(opts.user) if opts.user else None,
             "hostname": parse_hostname(opts.hostname) if opts.hostname else None,
             "memory": spec.parse_memory(opts.memory) if opts.memory else None,
