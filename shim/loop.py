@@ -21,6 +21,8 @@ class Loop:
         self._epoll = select.epoll()
         self._callbacks = {}  # fd -> [reader, writer]
         self._timers = []  # [(monotonic deadline, callback)]: a few at most, one per pump
+        self._deferred = []  # callbacks for the next turn, before it waits
+        self._deferred_error = None
         self._log = log
 
     def _update(self, fd, index, callback):
@@ -68,6 +70,28 @@ class Loop:
         """Call CALLBACK() once, DELAY seconds from now."""
         self._timers.append((time.monotonic() + delay, callback))
 
+    def defer(self, callback):
+        """Call CALLBACK() at the next turn, before waiting: work that overlaps a child's run."""
+        self._deferred.append(callback)
+
+    def run_deferred(self):
+        """Call what is still deferred now; raise the first failure of a deferred call."""
+        self._call_deferred()
+        err, self._deferred_error = self._deferred_error, None
+        if err is not None:
+            raise err
+
+    def _call_deferred(self):
+        # A failure is kept for run_deferred: raised inside a wait for the runtime,
+        # it would undo the container while the runtime still creates it.
+        while self._deferred:
+            callback = self._deferred.pop(0)
+            try:
+                callback()
+            except Exception as err:
+                if self._deferred_error is None:
+                    self._deferred_error = err
+
     def _call(self, callback, fd):
         """Run one callback; log and unregister its fd if it fails."""
         try:
@@ -80,6 +104,8 @@ class Loop:
 
     def run_once(self, timeout=None):
         """Wait up to TIMEOUT seconds (None: forever) and dispatch what is ready."""
+        if self._deferred:
+            self._call_deferred()
         if self._timers:
             now = time.monotonic()
             first = min(deadline for deadline, _callback in self._timers) - now

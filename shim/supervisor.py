@@ -82,9 +82,11 @@ class Shim:
                  runtime=self.cfg.runtime, exec=bool(self.cfg.exec))
         if not self.cfg.exec:
             files.write_container_json()
-        files.write_process_json(self.process)
+        # The runtime does not need it: written in the loop's first turn after the
+        # runtime's spawn, while it runs; create() waits for it (run_deferred).
+        self.loop.defer(lambda: files.write_process_json(self.process))
         self._reserve_exit_status()
-        self._make_fifos()
+        self._make_fifos()  # the output pumps and stdin's are built on them before the spawn
         signals.install_signals(self.loop, self.on_signal)
         files.remember(files.join(layout.OUTPUT_LOG))
         self.io.open_output_log(files.join(layout.OUTPUT_LOG))
@@ -134,6 +136,7 @@ class Shim:
     def create(self):
         """Create the process (held for an init process without --start); record it."""
         self.driver.create()
+        self.loop.run_deferred()  # what prepare() left for the runtime's run, done or raised
         self.log("info", "process created", pid=self.pid)
         try:
             os.chmod(self.files.join(layout.PID), 0o600)  # runc writes it 0644
