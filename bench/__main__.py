@@ -42,7 +42,7 @@ def plan(opts):
         return {"runs": opts.runs or 1, "heavy_runs": 1, "memory_n": 5,
                 "sizes": {"zeros": 64 << 20, "lines": 16 << 20},
                 "scale_steps": [10, 20], "restarts": 1}
-    return {"runs": opts.runs or 15, "heavy_runs": 3, "memory_n": 20,
+    return {"runs": opts.runs or 15, "heavy_runs": 5, "memory_n": 20,
             "sizes": {"zeros": 1 << 30, "lines": 256 << 20},
             "scale_steps": [100, 500], "restarts": 3}
 

@@ -3,6 +3,10 @@
 Each run starts the container and ends when its output is all in the sink:
 Tether and conmon when the shim (conmon) has exited, `runc run | cat` when
 both have exited, ctr when `ctr run` returns. Start-up is included for all.
+
+Before each run the page cache's dirty pages are written back (os.sync, not
+timed): left dirty, the previous run's gigabyte made the next one wait for
+writeback at the kernel's dirty limit, whichever contender it was.
 """
 
 import os
@@ -33,6 +37,7 @@ class Throughput:
     def __call__(self, name):
         self.count += 1
         cid = self.ws.cid(f"{self.kind[0]}{self.count}")
+        os.sync()
         t0 = time.monotonic()
         cpu, t1 = getattr(self, "run_" + name.replace("|", "_").replace("-", "_"))(cid)
         rate = self.size / (t1 - t0) / 1e6
