@@ -227,6 +227,12 @@ def check_old_shims_served(new):
     assert tether("logs", "before") == (0, "bye\n", "")
     assert tether("logs", "later") == (0, "ready\n", "")
     assert tether("exec", "pipes", "--", "echo", "inside") == (0, "inside\n", "")
+    # The exec's directory is this release's (contract 1) beside the old init's (0).
+    cdir = layout.container_dir(new.root, "pipes")
+    versions = {name: layout.read_contract_version(os.path.join(cdir, name))
+                for name in os.listdir(cdir) if os.path.isdir(os.path.join(cdir, name)) and
+                name != layout.BUNDLE_DIR}
+    assert sorted(versions.values()) == [0, shim.contract.VERSION], versions
     # Stdin through the old shim's FIFO, EOF through its control FIFO (close_stdin).
     attach_pipes(TETHER_ARGV + ["--root", new.root, "attach", "pipes"])
     assert tether("logs", "pipes") == (0, "started\ngot-ping\n", "")  # old output, then new
