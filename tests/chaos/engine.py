@@ -42,10 +42,17 @@ class Box:
         self.phase = "creating"
         self.signal = None
         self.forced = False  # force-deleted while running: no expected exit
+        self.slow = False  # prints its lines 100 at a time, 10 ms apart
+        self.shim_kills = 0  # SIGKILLs of its shim (its lines may die in the shim's hand)
+        self.full_disk = False  # alive during a full-disk moment (lines may be dropped)
 
     def argv(self):
         """Return the init process's argv."""
         p = self.init
+        if self.kind == "exit" and self.slow:  # 100 lines every 10 ms: output during a moment
+            return ["sh", "-c", f"for i in $(seq 0 {p.lines // 100 - 1}); do "
+                                "seq $((i*100+1)) $((i*100+100)); sleep 0.01; done; "
+                                f"seq 1 {p.err_lines} >&2; exit {p.code}"]
         if self.kind == "exit":
             return ["sh", "-c", f"seq 1 {p.lines}; seq 1 {p.err_lines} >&2; exit {p.code}"]
         return ["sh", "-c", f'trap "exit {TERM_CODE}" TERM; seq 1 {p.lines}; '
@@ -56,7 +63,7 @@ class Chaos(Checks):
     """Drive the workload and the kills (the invariants are in checks.Checks)."""
 
     def __init__(self, root, rootfs, seed, kills, max_alive=6, heavy_lines=20000, log=print,
-                 shim_kills=False):
+                 shim_kills=False, disk=None, log_path=None):
         self.root = root
         self.rootfs = rootfs
         self.rng = random.Random(seed)
@@ -66,10 +73,14 @@ class Chaos(Checks):
         self.log = log
         # Shim SIGKILLs need re-adoption (docs/durability.md), opt-in in the manager.
         self.shim_kills = shim_kills
-        self.daemon = daemonutil.Daemon(root, env={"TETHER_READOPT": "1"} if shim_kills else None)
+        self.daemon = daemonutil.Daemon(root, log_path=log_path,
+                                        env={"TETHER_READOPT": "1"} if shim_kills else None)
+        self.disk = disk  # a disk.SmallDisk holding ROOT: full-disk moments
+        self.disk_odds = 0.03  # of a full-disk moment after the current step
         self.client = Client(self.daemon.socket, timeout=60)
         self.boxes = {}
         self.report = Report()
+        self.report.shim_kill_runs, self.report.full_disk_runs = shim_kills, disk is not None
         self.event_logs = []
         self.t0 = layout.format_time(layout.now_ns())
         self.serial = 0
@@ -141,15 +152,18 @@ class Chaos(Checks):
         init = Proc(None, lines, self.rng.randint(0, 50) if kind == "exit" else 0,
                     self.rng.randint(0, 120) if kind == "exit" else None)
         box = self.boxes[cid] = Box(cid, kind, init)
+        if self.disk is not None and kind == "exit" and self.rng.random() < 0.3:
+            box.slow, init.lines = True, 100 * self.rng.randint(20, 150)
         self.report.containers += 1
         body = {"id": cid, "rootfs": self.rootfs, "args": box.argv()}
         self.call(self.client.create, body)
         box.phase = "created"
 
     def op_start(self, box):
-        """Start a created container."""
+        """Start a created container (a full-disk moment is likelier while it prints)."""
         self.call(self.client.start, box.id)
         box.phase = "running"
+        self.disk_odds = 0.3
 
     def op_exec(self, box):
         """Run an exec that prints numbered lines and exits with a known code."""
@@ -188,6 +202,7 @@ class Chaos(Checks):
         except ProcessLookupError:
             return  # it exited on its own meanwhile
         self.report.shim_kills += 1
+        box.shim_kills += 1
         # Until a new shim owns it (or it stopped): a manager kill before the
         # adoption would leave nobody holding its pipes (output lost by design).
         deadline = time.monotonic() + 10
@@ -256,6 +271,9 @@ class Chaos(Checks):
         try:
             while self.report.kills < self.target_kills:
                 self.step()
+                if self.disk is not None and self.rng.random() < self.disk_odds:
+                    self.full_disk_moment()
+                self.disk_odds = 0.03
                 if self.daemon.proc.poll() is None and self.rng.random() < 0.12:
                     self.kill_manager()
                     self.restart()
@@ -278,6 +296,21 @@ class Chaos(Checks):
             self.killed = False
             self.report.kills += 1
             self.restart()
+
+    def full_disk_moment(self):
+        """Fill the state root's filesystem to ENOSPC, hold it a random short time, free it.
+
+        No operation runs meanwhile: what the moment tests is what the running
+        processes' shims do with their output and their exits (docs/durability.md).
+        """
+        for box in self.alive():
+            box.full_disk = True
+        self.disk.fill()
+        self.report.full_disk_moments += 1
+        try:
+            time.sleep(self.rng.uniform(0.05, 0.6))  # the moment's length, not a synchronisation
+        finally:
+            self.disk.release()
 
     def resync(self):
         """Learn what happened to operations a kill interrupted."""
