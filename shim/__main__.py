@@ -29,6 +29,11 @@ def main(argv=None):
         failed = startup.failure(err)
         startup.send_result([err.sync_fd, err.result_fd], failed, close=False)
         return startup.print_result(failed)
+    return start_parsed(cfg, process)
+
+
+def start_parsed(cfg, process):
+    """Go on with a parsed command line CFG and its process spec: detach, or run here."""
     if cfg.result_fd is not None:  # the lean interpreter of a detached shim
         return run_shim(cfg, process, [cfg.result_fd, cfg.sync_fd])
     if cfg.foreground:
@@ -79,7 +84,18 @@ def zygote():
 
 
 def fork_shim(options, sync_fd, sock, libc):
-    """Fork: the child runs the shim of OPTIONS (it detaches with one more fork)."""
+    """Fork: the child runs the shim of OPTIONS (it detaches with one more fork).
+
+    The options are parsed and the process spec is read before the fork, by the
+    zygote's warm code: in the child they cost ~1 ms of first-run code and copied
+    pages. A bad command line is left to the child's main(), which reports it.
+    """
+    argv = [*options, *argv_table.build_argv({"sync_fd": sync_fd, "fork_detach": True})]
+    try:
+        cfg = config.parse_args(argv)
+        process = config.load_process(cfg)
+    except Exception:  # noqa: BLE001 -- never the zygote's end: the child's main() reports it
+        cfg = process = None
     pid = os.fork()
     if pid == 0:
         code = startup.EXIT_FAILED
@@ -88,7 +104,7 @@ def fork_shim(options, sync_fd, sock, libc):
             os.setsid()
             import shim.proctitle as proctitle  # no fromlist: importlib._handle_fromlist not run
             _AT_RUNTIME_SPAWN.append(lambda: proctitle.set_title(libc, ["tether-shim", *options]))
-            code = main([*options, *argv_table.build_argv({"sync_fd": sync_fd, "fork_detach": True})])
+            code = main(argv) if cfg is None else start_parsed(cfg, process)
         finally:
             os._exit(code)
     os.close(sync_fd)
