@@ -251,8 +251,11 @@ class CtrdChaos:
 
     def check_lines(self, task):
         """The log file holds every line once, in order (stdout only: stderr is unused)."""
-        helpers.wait_until(lambda: len(read_bytes(task.log_path)) >= len(numbered(task.lines)),
-                           10, what=f"{task.id}'s log complete") if task.lines else None
+        # The relay may still be appending when the delete returns: poll, then judge.
+        deadline = time.monotonic() + 10
+        while (len(read_bytes(task.log_path)) < len(numbered(task.lines))
+               and time.monotonic() < deadline):
+            time.sleep(0.05)  # poll interval of a deadline loop
         got = read_bytes(task.log_path)
         if got != numbered(task.lines):
             self.report.violate("lost_lines", f"{task.id}: {len(got)} bytes, expected "
