@@ -32,3 +32,15 @@ class WrongState(CoreError):
 
 class RuntimeFailed(CoreError):
     """The runtime or the shim refused or failed (its own message; exit_code in EXTRA)."""
+
+
+def refuse_newer(container, verb):
+    """Raise WrongState if a process directory of CONTAINER speaks a newer contract.
+
+    Such a directory belongs to a newer release's shim: kill and delete would act
+    on files read with the wrong rules, so they are left to that release.
+    """
+    for proc in container.processes():
+        if proc.newer_contract:
+            raise WrongState(f"{verb} {container.id}: {proc.error}: left to the release "
+                             "that wrote it")

@@ -32,6 +32,7 @@ class Process:
         self.exit_code = None
         self.oom_killed = False
         self.dropped_bytes = 0  # output.log bytes the shim could not write (full disk)
+        self.newer_contract = False  # its directory speaks a newer contract: never acted on
         self.error = None
         self.hold_exit = False
         self.shim_gone = False

@@ -13,7 +13,7 @@ from shim.contract import hooks, layout, restore
 
 from manager.core import checkpoint, execs, model, reconcile, usage
 from manager.core.errors import (AlreadyExists, CoreError, InvalidArgument, NotFound,
-                                 RuntimeFailed, WrongState)
+                                 RuntimeFailed, WrongState, refuse_newer)
 from manager.core.files import (bundle_terminal, cgroup_path, fill_launched, offload,
                                 read_process_spec, write_times)
 from manager.core.spec import default_spec
@@ -67,11 +67,9 @@ class Service(usage.ResourceOps):
             raise NotFound(f"no such exec in container {cid}: {exec_id}") from None
 
     async def create(self, opts, hold=False):
-        """Create a container from OPTS (the shape of server/bodies.parse_create): write its
-        directory, start its shim (runtime create, or run with opts["start"]).
-
-        HOLD: count an attach stream on it (the caller releases it) from before
-        the process starts.
+        """Create a container from OPTS (server/bodies.parse_create's shape): write its
+        directory, start its shim (runtime create, or run with opts["start"]). HOLD:
+        count an attach stream on it (the caller releases it) from before the start.
         """
         cid = opts["id"]
         tty = bundle_terminal(opts["bundle"]) if "bundle" in opts else opts["tty"]
@@ -224,6 +222,7 @@ class Service(usage.ResourceOps):
         each exec, and may reuse its id.
         """
         proc = self.process(cid, exec_id)
+        refuse_newer(proc.container, f"delete exec {exec_id} of")
         if not proc.finished:
             raise WrongState(f"delete exec {exec_id} of {cid}: it is {proc.status}")
         async with proc.container.lock:
@@ -245,6 +244,7 @@ class Service(usage.ResourceOps):
     async def kill(self, cid, signum, all_processes=False, exec_id=None):
         """Send SIGNUM to the init process (or all processes, or one exec)."""
         proc = self.process(cid, exec_id)
+        refuse_newer(proc.container, "kill")
         if proc.status == model.STOPPED:
             raise WrongState(f"kill {cid}: process is stopped")
         try:
@@ -309,6 +309,7 @@ class Service(usage.ResourceOps):
         async with container.lock:
             if container.deleting:
                 raise NotFound(f"no such container: {cid}")
+            refuse_newer(container, "delete")
             status = container.init.status
             if not force and status != model.STOPPED:
                 raise WrongState(f"delete {cid}: container is {status}; stop it first "

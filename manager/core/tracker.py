@@ -178,6 +178,7 @@ class Tracker:
         elif pscan.verdict == scan.NEWER:
             # Another release's shim: reported, never read with our rules.
             proc.status = model.UNKNOWN
+            proc.newer_contract = True
             proc.error = "; ".join(pscan.errors)
             log.error("skip %s: %s", pscan.dir, proc.error)
         else:
