@@ -17,7 +17,7 @@ import os
 import sys
 
 from shim import adopted, control, crilog, loop, shimlog, signals, stdio
-from shim.contract import exitreserve, layout, pidexit, startup
+from shim.contract import exitreserve, layout, outkeep, pidexit, startup
 
 DRAIN_IDLE = 2.0
 
@@ -100,6 +100,7 @@ class Adopter:
         """Pump the stored stdio to output.log and the FIFOs; hold the exit FIFO."""
         self.holds.append(os.open(self.join(layout.EXIT_FIFO),
                                   os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW))
+        self.reconcile_output()
         self.output_log = crilog.LogWriter(self.join(layout.OUTPUT_LOG), self.log,
                                            self.opts["log_max_size"], self.opts["log_max_files"])
         streams = (("stdout", b"stdout", layout.STDOUT), ("terminal", b"stdout", layout.STDOUT),
@@ -109,13 +110,27 @@ class Adopter:
         for name, stream, fifo_name in streams:
             if name in self.fds:
                 fifo = stdio.FifoWriter(self.loop, self.join(fifo_name), self.log)
+                keep_dir = self.dir if name != "terminal" else None
                 self.pumps.append(stdio.OutputPump(self.loop, stream, self.fds.pop(name),
-                                                   self.output_log, fifo))
+                                                   self.output_log, fifo, keep_dir=keep_dir))
         self._serve_stdin()
         handlers = {"resize": self.resize, "close_stdin": self.close_stdin}
         self.control = control.ControlFifo(self.loop, self.join(layout.CONTROL), handlers,
                                            self.log)
         signals.install_signals(self.loop, self.on_signal)
+
+    def reconcile_output(self):
+        """Finish or undo the chunk each dead shim's pipe was in the middle of (outkeep)."""
+        for name in outkeep.STREAMS:
+            if name in self.fds:
+                done = outkeep.reconcile(self.dir, name, self.fds[name],
+                                         self.join(layout.OUTPUT_LOG))
+                if done:
+                    self.log("info", f"kept {name}: {done}")
+        for name in outkeep.STREAMS:  # the starter's copies of the FIFOs: ours are open now
+            fd = self.fds.pop(outkeep.store_name(name), None)
+            if fd is not None:
+                os.close(fd)
 
     def _serve_stdin(self):
         """Feed the stdin FIFO to the process again: its pipe, or the terminal."""

@@ -75,6 +75,7 @@ class LogWriter:
         self._dropping = False
         self.fd = None
         self.size = 0
+        self.inode = 0  # with size, where the next record goes (shim.contract.outkeep)
         self._stamp_secs = None
         self._stamp_head = b""
         self.rotations = last_rotation(path) if max_size is not None else 0
@@ -86,7 +87,8 @@ class LogWriter:
     def _open(self):
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
         self.fd = os.open(self.path, flags, 0o600)
-        self.size = os.fstat(self.fd).st_size
+        st = os.fstat(self.fd)
+        self.size, self.inode = st.st_size, st.st_ino
 
     def write_chunk(self, stream, data, now_ns=None):
         """Frame DATA (output of STREAM, b"stdout" or b"stderr") and append it."""

@@ -44,8 +44,10 @@ class ProcessIo:
         # `runc run -d` the container writes at once, and on a nearly full disk
         # its output must not take the blocks the pid and starttime files need.
         fifo = stdio.FifoWriter(self.loop, self.fifos[fifo_name], self.log)
+        # Kept (shim.contract.outkeep): the chunk in hand outlives a SIGKILL of the shim.
+        keep_dir = os.path.dirname(self.fifos[fifo_name])
         self.pumps.append(stdio.OutputPump(self.loop, stream, fd, self.output_log, fifo,
-                                           start=False))
+                                           start=False, keep_dir=keep_dir))
 
     def make_pipes(self):
         """Create the container's stdio pipes; return the fds the container side gets."""

@@ -145,6 +145,72 @@ class FifoWriter:
         return self.fd is not None and bool(self.pending)
 
 
+class KeptPipe:
+    """Take a pipe's output so that a SIGKILL at any instant loses no byte (shim.contract.outkeep).
+
+    Each chunk is tee'd into a private staging pipe and read from there; the
+    container's pipe gives it up (splice into the keep FIFO) only once it is
+    in output.log. tee(2) is not in os: it is called through _ctypes (84 kB;
+    the ctypes package costs 330).
+    """
+
+    def __init__(self, src_fd, proc_dir, stream, log_writer):
+        from shim.contract import outkeep
+        self._outkeep = outkeep
+        self.src_fd = src_fd
+        self.log_writer = log_writer
+        self.record = outkeep.Record(proc_dir, stream.decode())
+        self.fifo_fd = outkeep.open_fifo(proc_dir, stream.decode(), create=True)
+        grow_pipe(self.fifo_fd)
+        self.stage_r, self.stage_w = os.pipe2(os.O_CLOEXEC | os.O_NONBLOCK)
+        grow_pipe(self.stage_r)
+        self.null_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+        # One chunk must fit the staging pipe and the FIFO whole.
+        self.limit = min(CHUNK, pipe_capacity(self.stage_r), pipe_capacity(self.fifo_fd))
+        self.pending = 0
+        self._tee = _libc_tee()
+
+    def read(self):
+        """Return the bytes waiting (b"" at EOF, None if none); consumed by logged()."""
+        n = self._tee(self.src_fd, self.stage_w, self.limit, SPLICE_F_NONBLOCK)
+        if n < 0:
+            return None  # EAGAIN: the pipe is empty
+        if n == 0:
+            return b""
+        data = os.read(self.stage_r, n)  # the staging pipe holds exactly N bytes
+        self.pending = n
+        self.record.writing(self.log_writer.inode, self.log_writer.size, n)
+        return data
+
+    def logged(self):
+        """The chunk is in output.log: consume it from the pipe (steps 3-4)."""
+        outkeep = self._outkeep
+        self.record.set_phase(outkeep.CONSUME)
+        outkeep.discard(self.src_fd, self.pending, self.fifo_fd)
+        self.record.set_phase(outkeep.IDLE)
+        outkeep.empty(self.fifo_fd, self.null_fd)
+        self.pending = 0
+
+    def close(self):
+        """Close the staging pipe, the FIFO and the record."""
+        for fd in (self.stage_r, self.stage_w, self.fifo_fd, self.null_fd):
+            os.close(fd)
+        self.record.close()
+
+
+SPLICE_F_NONBLOCK = 2
+_TEE = []
+
+
+def _libc_tee():
+    """Return tee(2) as fn(fd_in, fd_out, len, flags) -> int (-1: EAGAIN or an error)."""
+    if not _TEE:
+        import _ctypes
+        address = _ctypes.dlsym(_ctypes.dlopen(None), "tee")
+        _TEE.append(lambda *args: _ctypes.call_function(address, args))
+    return _TEE[0]
+
+
 class OutputPump:
     """Read one container stream until EOF; log every byte and copy it to the FIFO.
 
@@ -158,7 +224,7 @@ class OutputPump:
     interactive output is not held back, and EOF is seen without a pause.
     """
 
-    def __init__(self, loop, stream, src_fd, log_writer, fifo, start=True):
+    def __init__(self, loop, stream, src_fd, log_writer, fifo, start=True, keep_dir=None):
         self.loop = loop
         self.stream = stream
         self.src_fd = src_fd
@@ -173,6 +239,9 @@ class OutputPump:
         self.target = min(READ_TARGET, capacity // 2) if capacity else None
         self.begun = False
         os.set_blocking(src_fd, False)
+        # A pipe in a process directory is kept (KeptPipe); a PTY master cannot be tee'd.
+        self.kept = KeptPipe(src_fd, keep_dir, stream, log_writer) \
+            if keep_dir is not None and capacity else None
         if start:
             self.begin()
 
@@ -208,11 +277,15 @@ class OutputPump:
         """Log DATA and copy it to the FIFO's reader."""
         self.bytes_read += len(data)
         self.log_writer.write_chunk(self.stream, data)
+        if self.kept is not None:
+            self.kept.logged()
         if self.fifo is not None:
             self.fifo.write(data)
 
     def _read(self):
         """Return the bytes waiting (b"" at EOF), or None if there are none."""
+        if self.kept is not None:
+            return self.kept.read()
         try:
             return os.read(self.src_fd, CHUNK)
         except BlockingIOError:
@@ -252,6 +325,8 @@ class OutputPump:
             self.loop.forget_fd(self.src_fd)
             os.close(self.src_fd)
             self.src_fd = None
+            if self.kept is not None:
+                self.kept.close()
 
 
 class StdinPump:

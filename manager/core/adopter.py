@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 
-from shim.contract import exitreserve, layout, pidexit, startup
+from shim.contract import exitreserve, layout, outkeep, pidexit, startup
 
 from manager.core import adoption, fdstore
 
@@ -27,6 +27,7 @@ START_TIMEOUT = 10.0
 # Not stdin's pipe: a copy of its write end kept here would hold back the EOF
 # the shim gives with close_stdin. A process whose shim dies sees EOF on it.
 STDIO = ((1, "stdout", os.O_RDONLY), (2, "stderr", os.O_RDONLY))
+OUTPUTS = ("stdout", "stderr", "terminal")
 
 
 def key_of(proc):
@@ -92,7 +93,22 @@ class Adopter:
                     self.store.put(key, name, pidexit.get_fd(shim_pidfd, fd))
                 except OSError as err:
                     log.warning("collect %s of %s: %s", name, proc.dir, err)
-        return sorted(self.store.get(key))
+        self._hold_keep_fifos(proc, key)
+        return sorted(name for name in self.store.get(key) if not name.startswith("keep-"))
+
+    def _hold_keep_fifos(self, proc, key):
+        """Hold each kept pipe's FIFO open: what it holds says if a chunk was consumed."""
+        stored = self.store.get(key)
+        for stream in outkeep.STREAMS:
+            name = outkeep.store_name(stream)
+            if stream in stored and name not in stored:
+                try:
+                    fd = outkeep.open_fifo(proc.dir, stream)
+                except OSError as err:
+                    log.warning("open the keep FIFO of %s %s: %s", proc.dir, stream, err)
+                    continue
+                if fd is not None:
+                    self.store.put(key, name, fd)
 
     def forget(self, proc):
         """Close what the store keeps for PROC (it exited and was drained, or was deleted)."""
@@ -109,7 +125,7 @@ class Adopter:
                 status, source = pidexit.exit_status(pidfd, proc.pid, proc.starttime)
             elif state == "zombie":
                 status, source = pidexit.zombie_status(proc.pid, proc.starttime), "zombie"
-        outputs = [name for name in stored if name != fdstore.PROCESS]
+        outputs = [name for name in stored if name in OUTPUTS]
         facts = adoption.Facts(state, status is not None, bool(outputs), False)
         return facts, status, source
 
