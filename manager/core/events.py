@@ -10,7 +10,8 @@ from manager.core import journal
 
 log = logging.getLogger("tether.events")
 
-TYPES = ("create", "start", "exit", "oom", "delete", "pause", "resume", "shim-lost")
+TYPES = ("create", "start", "exit", "oom", "delete", "pause", "resume", "shim-lost",
+         "output-lost")
 QUEUE_MAX = 4096
 HISTORY = 1000
 

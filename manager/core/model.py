@@ -32,6 +32,7 @@ class Process:
         self.exit_code = None
         self.oom_killed = False
         self.dropped_bytes = 0  # output.log bytes the shim could not write (full disk)
+        self.output_lost = None  # {"bytes": N or "unknown", "reason": ...}: output not kept
         self.newer_contract = False  # its directory speaks a newer contract: never acted on
         self.error = None
         self.hold_exit = False
@@ -91,6 +92,7 @@ class Process:
             "exit_code": self.exit_code,
             "oom_killed": self.oom_killed,
             **({"dropped_bytes": self.dropped_bytes} if self.dropped_bytes else {}),
+            **({"output_lost": self.output_lost} if self.output_lost else {}),
             "tty": self.tty,
             "stdin": self.stdin,
             **({"error": self.error} if self.error else {}),

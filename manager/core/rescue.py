@@ -94,12 +94,23 @@ class RescuingTracker(tracker.Tracker):
             proc._gone = None  # a new shim: a new "gone" to wait for
             if decision.reason:
                 proc.error = decision.reason
+            if decision.action == adoption.ADOPT_OUTPUT_LOST:
+                self.publish_output_lost(proc, decision.reason)
             self.track(proc)
         elif decision.action == adoption.RECORD_EXIT:
             self.reconcile(proc)  # reads the exitStatus just written
         else:
             super().lose(proc)
             proc.error = f"shim lost: {decision.reason}"
+
+
+    def publish_output_lost(self, proc, reason):
+        """Say in state and in an `output-lost` event that output was not kept (never a guess)."""
+        # Nobody held the pipes between the shim's death and the adoption: how
+        # much the container wrote meanwhile is not known to anyone.
+        proc.output_lost = {"bytes": "unknown", "reason": reason}
+        self.events.emit("output-lost", proc.container.id, proc.exec_id, bytes="unknown",
+                         reason=reason)
 
 
 def enabled(environ=None):

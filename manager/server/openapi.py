@@ -241,9 +241,12 @@ SCHEMAS = {
         "data": {"type": "string", "format": "byte"}, "exit_code": {"type": "integer"}}},
     "Event": {"type": "object", "required": ["type", "id", "time"], "properties": {
         "type": {"type": "string", "enum": ["create", "start", "exit", "oom", "delete",
-                                            "pause", "resume", "shim-lost", "checkpoint"]},
+                                            "pause", "resume", "shim-lost", "checkpoint",
+                                            "output-lost"]},
         "id": _STR, "exec_id": {"type": "string", "nullable": True}, "time": _TIME,
         "exit_code": _INT_N, "pid": _INT_N,
+        "bytes": {"description": "output-lost: bytes lost, or \"unknown\""},
+        "reason": {"type": "string", "description": "output-lost: why the output was lost"},
         "seq": {"type": "integer", "description": "number in the event journal"}}},
 }
 
