@@ -69,12 +69,25 @@ def take_over(proc_dir):
         old = None
     if old is not None and running(*old):
         raise AdoptError(f"adopt {proc_dir}: its shim {old[0]} is alive")
-    if old is not None:
-        os.rename(path, os.path.join(proc_dir, f".{layout.SHIM_PID}.lost-{old[0]}"))
     data = layout.dump_json({"pid": os.getpid(), "starttime": layout.proc_starttime(os.getpid()),
                              "adopted": True})
-    if not layout.create_once(path, data, mode=0o600, durable=False):
-        raise AdoptError(f"adopt {proc_dir}: another shim took it over")
+    # Written before the dead shim's record moves: on a full disk nothing changes
+    # (a directory without shim.pid would be taken for a never-started one).
+    tmp_path = layout.write_temp(path, data, 0o600, durable=False)
+    lost = None if old is None else os.path.join(proc_dir, f".{layout.SHIM_PID}.lost-{old[0]}")
+    try:
+        if lost is not None:
+            os.rename(path, lost)
+        try:
+            os.link(tmp_path, path)
+        except FileExistsError:
+            raise AdoptError(f"adopt {proc_dir}: another shim took it over") from None
+        except OSError:
+            if lost is not None:
+                os.rename(lost, path)
+            raise
+    finally:
+        os.unlink(tmp_path)
 
 
 class Adopter:

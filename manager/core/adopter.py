@@ -129,15 +129,22 @@ class Adopter:
         facts = adoption.Facts(state, status is not None, bool(outputs), False)
         return facts, status, source
 
-    async def rescue(self, proc):
-        """Decide and act for PROC (its shim died, no exitStatus); return the Decision."""
+    async def rescue(self, proc, retry=False):
+        """Decide and act for PROC (its shim died, no exitStatus); return the Decision.
+
+        RETRY: an adopting shim failed to start before (a full disk): an exited
+        process's status is then written without one, its unread output given up.
+        """
         facts, status, source = self.facts(proc)
         decision = adoption.decide(facts)
+        if retry and status is not None and decision.action == adoption.ADOPT:
+            decision = adoption.Decision(adoption.RECORD_EXIT, decision.exited_at_observed,
+                                         "no adopting shim could start to read its output")
         if decision.action == adoption.RECORD_EXIT:
             self.record_exit(proc, status, source, decision.exited_at_observed)
         elif decision.action in (adoption.ADOPT, adoption.ADOPT_OUTPUT_LOST):
             if not await self.start_adopting_shim(proc):
-                return adoption.Decision(adoption.UNKNOWN, False, "adopting shim failed")
+                return adoption.Decision(adoption.UNKNOWN, False, adoption.ADOPT_FAILED)
         log.info("rescue %s: %s%s", proc.dir, decision.action,
                  f" ({decision.reason})" if decision.reason else "")
         return decision

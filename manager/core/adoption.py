@@ -11,6 +11,8 @@ ADOPT = "adopt"  # start an adopting shim: output kept (it runs, or exited unsee
 ADOPT_OUTPUT_LOST = "adopt-output-lost"  # it runs, but nobody held its pipes meanwhile
 RECORD_EXIT = "record-exit"  # it exited and its status is known: write it
 UNKNOWN = "unknown"  # it exited unseen: say so, invent nothing
+# The adopting shim did not start (a full disk, for one): the rescue is tried again.
+ADOPT_FAILED = "adopting shim failed"
 
 # process: "alive" | "zombie" | "gone"; exit_known: a status was read (zombie or pidfd);
 # fds_stored: the fd store holds its stdio; watched: the exit was seen as it happened.

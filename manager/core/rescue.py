@@ -17,6 +17,10 @@ from manager.core import adoption, model, tracker
 
 log = logging.getLogger("tether.rescue")
 
+# A failed adoption is tried again after each delay, while the process lives
+# (its pidfd in the store keeps its exit readable): ~5 minutes in all.
+RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0) + (5.0,) * 60
+
 
 class RescuingTracker(tracker.Tracker):
     """tracker.Tracker, with re-adoption (docs/durability.md)."""
@@ -80,7 +84,13 @@ class RescuingTracker(tracker.Tracker):
 
     async def _rescue(self, proc):
         try:
-            decision = await self.rescuer.rescue(proc)
+            for attempt, delay in enumerate(RETRY_DELAYS):
+                decision = await self.rescuer.rescue(proc, retry=attempt > 0)
+                if decision.reason != adoption.ADOPT_FAILED or proc.finished or \
+                        proc.container.deleting:
+                    break
+                proc.error = f"{adoption.ADOPT_FAILED}: tried again in {delay} s"
+                await asyncio.sleep(delay)
         except (OSError, ValueError) as err:
             log.error("rescue %s: %s", proc.dir, err)
             decision = adoption.Decision(adoption.UNKNOWN, False, f"rescue failed: {err}")
@@ -89,6 +99,8 @@ class RescuingTracker(tracker.Tracker):
         self.rescues.append((proc.dir, decision.action))
         if proc.finished or proc.container.deleting:
             return
+        if (proc.error or "").startswith(adoption.ADOPT_FAILED):
+            proc.error = None  # ours, from a retry
         if decision.action in (adoption.ADOPT, adoption.ADOPT_OUTPUT_LOST):
             proc.shim_gone = False
             proc._gone = None  # a new shim: a new "gone" to wait for
@@ -98,11 +110,12 @@ class RescuingTracker(tracker.Tracker):
                 self.publish_output_lost(proc, decision.reason)
             self.track(proc)
         elif decision.action == adoption.RECORD_EXIT:
+            if decision.reason:
+                self.publish_output_lost(proc, decision.reason)
             self.reconcile(proc)  # reads the exitStatus just written
         else:
             super().lose(proc)
             proc.error = f"shim lost: {decision.reason}"
-
 
     def publish_output_lost(self, proc, reason):
         """Say in state and in an `output-lost` event that output was not kept (never a guess)."""

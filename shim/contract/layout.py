@@ -149,7 +149,8 @@ def fsync_dir(path):
         os.close(fd)
 
 
-def _write_temp(path, data, mode, durable=True):
+def write_temp(path, data, mode, durable=True):
+    """Write DATA to a hidden temp file beside PATH; return its path."""
     directory, name = os.path.split(path)
     tmp_path = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -178,7 +179,7 @@ def atomic_write(path, data, mode=0o600, durable=True):
     which is what it is then. What must outlive the machine (exitStatus,
     container.json) stays durable.
     """
-    tmp_path = _write_temp(path, data, mode, durable)
+    tmp_path = write_temp(path, data, mode, durable)
     try:
         os.rename(tmp_path, path)
     except BaseException:
@@ -194,7 +195,7 @@ def create_once(path, data, mode=0o600, durable=True):
     The final name is made with link(2), which fails if it exists, so a file
     written this way is never replaced (the exit status is the commit point).
     """
-    tmp_path = _write_temp(path, data, mode, durable)
+    tmp_path = write_temp(path, data, mode, durable)
     try:
         os.link(tmp_path, path)
     except FileExistsError:

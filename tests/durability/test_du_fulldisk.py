@@ -125,3 +125,51 @@ def test_du_logging_resumes_when_space_returns(disk_root, rootfs, small_tmpfs):
     state = wait_stopped(disk_root, "du-resume")
     assert state["exit_code"] == 137 and state.get("dropped_bytes", 0) > 0, state
     assert_whole_records(proc_dir)
+
+
+TRAP = "trap 'exit 5' TERM; while :; do echo tick; sleep 0.01; done"
+
+
+def kill_shim_on_a_full_disk(manager, cid, rootfs, small_tmpfs):
+    """Start CID, fill the disk, SIGKILL its shim; return (state before, filler path)."""
+    state = run(manager, cid, rootfs, TRAP)
+    filler = fill(small_tmpfs)
+    os.kill(state["shim_pid"], 9)
+    return state, filler
+
+
+def test_du_a_shim_killed_on_a_full_disk_is_adopted_once_space_returns(disk_root, rootfs,
+                                                                        small_tmpfs):
+    before, filler = kill_shim_on_a_full_disk(disk_root, "du-adopt-full", rootfs, small_tmpfs)
+    proc_dir = os.path.join(disk_root.root, "containers", "du-adopt-full", "init")
+    helpers.wait_until(lambda: "tried again" in (disk_root.ok(
+        "GET", "/v1/containers/du-adopt-full").get("error") or ""), 10,
+        what="an adoption refused by the full disk")
+    # The directory is kept whole: the dead shim's record is back in place.
+    assert os.path.exists(os.path.join(proc_dir, layout.SHIM_PID))
+    assert helpers.pid_alive(before["pid"])
+    os.unlink(filler)
+
+    def adopted():
+        state = disk_root.ok("GET", "/v1/containers/du-adopt-full")
+        return state["shim_pid"] not in (None, before["shim_pid"]) and state["status"] == \
+            "running" and not state.get("error")
+    helpers.wait_until(adopted, 20, what="the adoption once space returned")
+    disk_root.ok("POST", "/v1/containers/du-adopt-full/kill", {"signal": "TERM"})
+    state = wait_stopped(disk_root, "du-adopt-full")
+    assert (state["status"], state["exit_code"], state["pid"]) == ("stopped", 5, before["pid"])
+
+
+def test_du_an_exit_while_the_disk_is_full_and_the_shim_dead_is_kept(disk_root, rootfs,
+                                                                     small_tmpfs):
+    before, filler = kill_shim_on_a_full_disk(disk_root, "du-exit-full", rootfs, small_tmpfs)
+    helpers.wait_until(lambda: "tried again" in (disk_root.ok(
+        "GET", "/v1/containers/du-exit-full").get("error") or ""), 10,
+        what="an adoption refused by the full disk")
+    os.kill(before["pid"], 15)  # its exit is read from the pidfd the manager holds
+    state = wait_stopped(disk_root, "du-exit-full", timeout=20)
+    assert (state["status"], state["exit_code"]) == ("stopped", 5), state
+    # What it wrote to its pipe after the shim died had no reader: said, not guessed.
+    assert state["output_lost"] == {"bytes": "unknown", "reason": "no adopting shim could "
+                                    "start to read its output"}, state
+    os.unlink(filler)
