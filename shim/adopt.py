@@ -16,7 +16,7 @@ source, drain the output, exit.
 import os
 import sys
 
-from shim import adopted, control, crilog, loop, shimlog, signals, stdio
+from shim import adopted, control, crilog, loop, shimlog, signals, stdin, stdio
 from shim.contract import exitreserve, layout, outkeep, pidexit, startup
 
 DRAIN_IDLE = 2.0
@@ -152,9 +152,9 @@ class Adopter:
         if not os.path.exists(fifo):
             return
         if "stdin" in self.fds:
-            self.stdin = stdio.StdinPump(self.loop, fifo, self.fds.pop("stdin"), self.log)
+            self.stdin = stdin.StdinPump(self.loop, fifo, self.fds.pop("stdin"), self.log)
         elif self.terminal is not None:
-            self.stdin = stdio.StdinPump(self.loop, fifo, self.terminal, self.log, tty=True,
+            self.stdin = stdin.StdinPump(self.loop, fifo, self.terminal, self.log, tty=True,
                                          owns_target=False)
 
     def close_stdin(self, _argument=None):

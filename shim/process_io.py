@@ -7,7 +7,7 @@ master for resizes, and the drain after the exit.
 
 import os
 
-from shim import crilog, stdio
+from shim import crilog, stdin, stdio
 from shim.contract import layout
 
 DRAIN_IDLE = 2.0  # after the exit, give up on output that stays open but silent this long
@@ -59,7 +59,7 @@ class ProcessIo:
         self._add_output(b"stderr", err_r, layout.STDERR)
         if self.cfg.stdin:
             in_r, in_w = os.pipe()
-            self.stdin = stdio.StdinPump(self.loop, self.fifos[layout.STDIN], in_w, self.log)
+            self.stdin = stdin.StdinPump(self.loop, self.fifos[layout.STDIN], in_w, self.log)
         else:
             in_r = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
         return in_r, out_w, err_w
@@ -72,7 +72,7 @@ class ProcessIo:
             self.loop, b"stdout", os.dup(main_fd), self.output_log,
             stdio.FifoWriter(self.loop, self.fifos[layout.STDOUT], self.log)))
         if self.cfg.stdin:
-            self.stdin = stdio.StdinPump(self.loop, self.fifos[layout.STDIN], main_fd, self.log,
+            self.stdin = stdin.StdinPump(self.loop, self.fifos[layout.STDIN], main_fd, self.log,
                                          tty=True, owns_target=False)
 
     def initial_console_size(self):
