@@ -7,6 +7,8 @@ process is gone (the task's files are all there is). Then, for the init process:
    (SIGKILL by pid, checked against its start time) and wait, through a pidfd,
    for the shim to exit: it writes exitStatus before it does.
 2. Read the TRUE exit status and time from exitStatus (never an invented 137).
+   Then finish the relay to ctr's file:// targets from output.log: what the
+   serving process had not copied when it died (BUNDLE/tether-relay.json).
 3. `runc delete --force`, unmount the rootfs mounts Create made, remove the
    container's directory and its pending mark.
 4. Print DeleteResponse{pid, exit_status, exited_at}.
@@ -19,12 +21,13 @@ import select
 import signal
 import sys
 
-from shim.contract import layout
+from shim.contract import layout, logformat
 
 from manager.containerd import groups, messages, mounts
 
 SHIM_EXIT_TIMEOUT = 10.0
 RUNC = "runc"
+RELAY_FILE = "tether-relay.json"  # relay.ProcessIO.relay_record, written by Create
 
 
 def delete(flags):
@@ -55,6 +58,7 @@ def clean_task(root, task_id, bundle):
         if status is not None:
             response["exit_status"] = status["exit_code"]
             response["exited_at"] = messages.timestamp_ns(layout.parse_time(status["exited_at"]))
+        finish_relay(proc_dir, bundle)
     runc_root = os.path.join(root, layout.RUNTIME_ROOT)
     if os.path.exists(os.path.join(runc_root, task_id)):
         import subprocess  # not at every teardown: most find nothing left to delete
@@ -123,3 +127,41 @@ def open_pidfd(pid, starttime):
         os.close(fd)
         return None
     return fd
+
+
+def finish_relay(proc_dir, bundle):
+    """Append to each file:// target the output its relay had not copied yet."""
+    try:
+        record = layout.read_json(os.path.join(bundle, RELAY_FILE))
+    except layout.StateError:
+        return  # none recorded (no file:// target), or already finished
+    files, merged = record["files"], record["merged"]
+    targets = {stream: "stdout" if merged and stream == "stderr" else stream
+               for stream in ("stdout", "stderr")}
+    skip, fds = {}, {}
+    try:
+        for stream, (path, base) in files.items():
+            fds[stream] = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
+            skip[stream] = os.fstat(fds[stream]).st_size - base  # relayed already
+        for path in logformat.rotated_paths(proc_dir) + [os.path.join(proc_dir,
+                                                                      layout.OUTPUT_LOG)]:
+            try:
+                with open(path, "rb") as f:
+                    lines = f.read().split(b"\n")[:-1]  # a torn last line is no record
+            except FileNotFoundError:
+                continue
+            for record in map(logformat.parse_record, lines):
+                target = None if record is None else targets[record.stream]
+                if target not in fds:
+                    continue
+                data = record.payload()
+                if skip[target] >= len(data):
+                    skip[target] -= len(data)
+                    continue
+                data, skip[target] = data[skip[target]:], 0
+                while data:
+                    data = data[os.write(fds[target], data):]
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    os.unlink(os.path.join(bundle, RELAY_FILE))

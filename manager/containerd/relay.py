@@ -104,6 +104,7 @@ class ProcessIO:
         self.stdin_fd = None
         self.tasks = []
         self.logger = None
+        self.files = {}  # stream -> [path, its size at open] of each file:// target
 
     async def open(self):
         """Open containerd's targets (before the process starts); RelayError."""
@@ -115,9 +116,9 @@ class ProcessIO:
                 self.out, self.err = Writer(self.logger.out_fd), Writer(self.logger.err_fd)
             else:
                 if stdout:
-                    self.out = Writer(open_target(stdout, "stdout"))
+                    self.out = Writer(self._open("stdout", stdout))
                 if stderr and not self.terminal:
-                    self.err = Writer(open_target(stderr, "stderr")) if stderr != stdout \
+                    self.err = Writer(self._open("stderr", stderr)) if stderr != stdout \
                         else self.out
             if stdin:
                 self.stdin_fd = os.open(stdin, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -127,6 +128,25 @@ class ProcessIO:
         except RelayError:
             self.close()
             raise
+
+    def _open(self, stream, uri):
+        fd = open_target(uri, stream)
+        if uri.startswith("file:"):
+            self.files[stream] = [urllib.parse.unquote(urllib.parse.urlparse(uri).path),
+                                  os.fstat(fd).st_size]
+        return fd
+
+    def relay_record(self):
+        """Return what `delete` needs to finish the file:// relay without us (or None).
+
+        {"files": {stream: [path, size at open]}, "merged": stderr goes to
+        stdout's target}: the bytes relayed so far are a file's growth since
+        (only this relay writes it); cleanup.finish_relay copies the rest of
+        output.log when the serving process died before it did.
+        """
+        if not self.files:
+            return None
+        return {"files": self.files, "merged": self.err is None or self.err is self.out}
 
     def start(self):
         """Start copying (the process's shim exists)."""

@@ -15,7 +15,7 @@ import tempfile
 
 from shim.contract import layout
 
-from manager.containerd import messages as m, mounts, relay, stats
+from manager.containerd import cleanup, messages as m, mounts, relay, stats
 from manager.containerd.taskspec import (check_options, check_rootfs, create_options,
                                          ensure_default_path, exec_options, exit_of,
                                          parse_process_spec, to_grpc)
@@ -156,6 +156,10 @@ class TaskService:
             record.io = relay.ProcessIO(None, self.changes, req["stdin"], req["stdout"],
                                         req["stderr"], req["terminal"], (task_id, self.namespace))
             await record.io.open()
+            relayed = record.io.relay_record()
+            if relayed is not None:  # for `delete` if we die first (cleanup.finish_relay)
+                layout.write_json(os.path.join(bundle, cleanup.RELAY_FILE), relayed,
+                                  durable=False)
             container = await self.service.create(opts)
         except BaseException as err:
             self.tasks.pop(task_id, None)

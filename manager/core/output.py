@@ -17,20 +17,6 @@ def split_lines(buffer):
     return records, rest
 
 
-def rotated_paths(proc_dir):
-    """Return the rotated logs, oldest first (output.log.1, output.log.2, ...)."""
-    numbered = []
-    try:
-        names = os.listdir(proc_dir)
-    except FileNotFoundError:
-        return []
-    for name in names:
-        number = logformat.rotated_number(name)
-        if number is not None:
-            numbered.append((number, os.path.join(proc_dir, name)))
-    return [path for _n, path in sorted(numbered)]
-
-
 def select_records(records, since_ns=None, tail=None):
     """Keep records at or after SINCE_NS, then only the last TAIL of them."""
     if since_ns is not None:
@@ -70,7 +56,7 @@ class LogCursor:
 
     def open_oldest(self):
         """Open the oldest log file (rotated ones first); False if there is none yet."""
-        for path in rotated_paths(self.dir) + [self.path]:
+        for path in logformat.rotated_paths(self.dir) + [self.path]:
             self.file = _open_existing(path)  # the oldest may expire meanwhile: try the next
             if self.file is not None:
                 return True

@@ -11,6 +11,8 @@ renames a rotated file again: the file written after output.log.N is
 output.log.N+1, or output.log itself.
 """
 
+import os
+
 from shim.contract import layout
 
 STREAMS = (b"stdout", b"stderr")
@@ -61,3 +63,17 @@ def rotated_number(name, base=layout.OUTPUT_LOG):
     prefix = base + "."
     suffix = name[len(prefix):]
     return int(suffix) if name.startswith(prefix) and suffix.isdigit() else None
+
+
+def rotated_paths(proc_dir):
+    """Return the rotated logs, oldest first (output.log.1, output.log.2, ...)."""
+    numbered = []
+    try:
+        names = os.listdir(proc_dir)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        number = rotated_number(name)
+        if number is not None:
+            numbered.append((number, os.path.join(proc_dir, name)))
+    return [path for _n, path in sorted(numbered)]

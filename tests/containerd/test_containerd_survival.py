@@ -7,6 +7,7 @@ import subprocess
 
 import pexpect
 
+import helpers
 from ctrutil import NAMESPACE, wait_until
 from test_containerd_run import run, serving_pids, task_status
 from test_containerd_tasks import start_sleeper
@@ -102,3 +103,35 @@ def test_unknown_runtime_options_are_refused_by_name(cd, rootfs, cid):
     assert done.returncode != 0 and b"runtimeoptions.v1.Options" in done.stderr
     assert task_status(cd, cid) is None
     assert not os.path.exists(os.path.dirname(proc_dir(cd, cid)))
+
+
+def catches(pid, signum):
+    """Return True if process PID has a handler for SIGNUM (/proc/PID/status SigCgt)."""
+    with open(f"/proc/{pid}/status") as f:
+        mask = next(line for line in f if line.startswith("SigCgt:")).split()[1]
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+def test_serving_process_killed_before_its_relay_copied_the_output_file_log_is_whole(
+        cd, rootfs, cid, tmp_path):
+    log = tmp_path / "task.log"
+    script = "trap 'seq 1 3000; exit 4' USR1; while :; do sleep 0.01; done"
+    run(cd, cd.run_argv(cid, rootfs, ["/bin/sh", "-c", script], "-d", "--log-uri",
+                        f"file://{log}"))
+    wait_until(lambda: os.path.exists(os.path.join(proc_dir(cd, cid), "pid")), what="its pid")
+    pid = container_pid(cd, cid)
+    wait_until(lambda: catches(pid, signal.SIGUSR1), what="its trap set")
+    servers = serving_pids(cd)
+    for server in servers:
+        os.kill(server, signal.SIGSTOP)  # the relay stops; the task's shim logs on
+    try:
+        os.kill(pid, signal.SIGUSR1)
+        output_log = os.path.join(proc_dir(cd, cid), "output.log")
+        wait_until(lambda: b" 3000\n" in helpers.read_bytes(output_log), what="output.log")
+    finally:
+        for server in servers:
+            os.kill(server, signal.SIGKILL)
+    bundle = os.path.join(cd.dir, "state", "io.containerd.runtime.v2.task", NAMESPACE, cid)
+    # containerd lists the task gone before its `delete` ran; the bundle goes after it.
+    wait_until(lambda: not os.path.exists(bundle), what="the task cleaned up")
+    assert log.read_bytes() == b"".join(b"%d\n" % i for i in range(1, 3001))
