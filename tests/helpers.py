@@ -55,21 +55,21 @@ def kill_if_alive(pid, sig=signal.SIGKILL):
         pass
 
 
+def read_cmdline(pid):
+    """Return /proc/PID/cmdline (empty if gone)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def processes_mentioning(text):
     """Return pids (not ours) whose command line contains TEXT."""
     needle = text.encode()
-    found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                cmdline = f.read()
-        except OSError:
-            continue
-        if needle in cmdline and pid_alive(int(name)):
-            found.append(int(name))
-    return found
+    return [int(name) for name in os.listdir("/proc")
+            if name.isdigit() and int(name) != os.getpid()
+            and needle in read_cmdline(name) and pid_alive(int(name))]
 
 
 def runc_list(runtime_root):

@@ -270,16 +270,7 @@ class Checks:
 def shim_pids(root):
     """Return the pids of live shims (and shim starters) working under ROOT."""
     return [pid for pid in helpers.processes_mentioning(os.path.join(root, "containers"))
-            if b"--state-dir" in read_cmdline(pid)]
-
-
-def read_cmdline(pid):
-    """Return /proc/PID/cmdline (empty if gone)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
+            if b"--state-dir" in helpers.read_cmdline(pid)]
 
 
 def removed_ranges(expected, got, probe=64):

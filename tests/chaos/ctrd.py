@@ -124,7 +124,7 @@ class CtrdChaos:
         killed (tests/containerd/test_containerd_survival.py). Each must come.
         """
         pids = [pid for pid in ctrutil.pids_with(self.cd.base)
-                if b"-listen-fd" in read_cmdline(pid)]
+                if b"-listen-fd" in helpers.read_cmdline(pid)]
         if not pids:
             return
         running = {t.id: t for t in self.alive() if t.phase in ("running", "stopping", "stopped")}
@@ -315,7 +315,7 @@ class CtrdChaos:
         while ctrutil.pids_with(base) and time.monotonic() < deadline:
             time.sleep(0.1)  # poll interval: the serving process ends after its idle delay
         for pid in ctrutil.pids_with(base):
-            self.report.violate("leaks", f"process {pid}: {read_cmdline(pid)[:120]!r}")
+            self.report.violate("leaks", f"process {pid}: {helpers.read_cmdline(pid)[:120]!r}")
         with open("/proc/self/mounts") as f:
             for line in f:
                 if line.split()[1].startswith(self.cd.dir):
@@ -354,17 +354,8 @@ def read_bytes(path):
         return b""
 
 
-def read_cmdline(pid):
-    """Return /proc/PID/cmdline (empty if gone)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
 def main(opts):
-    """Run the containerd chaos workload (python -m tests.chaos --containerd); exit 1 on a violation."""
+    """Run `python -m tests.chaos --containerd`; return 1 on a violation."""
     tmp = tempfile.mkdtemp(prefix="tk", dir="/tmp")
     rootfs = os.path.join(tmp, "rootfs")
     mkbundle.build_rootfs(rootfs)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 
+import helpers
 from ctrutil import pids_with, wait_until
 
 
@@ -34,15 +35,7 @@ def test_attached_run_prints_output_and_exits_with_the_code(cd, rootfs, cid):
 
 def serving_pids(cd):
     """Return the pids of our serving processes."""
-    return [pid for pid in pids_with(cd.base) if b"-listen-fd" in read_cmdline(pid)]
-
-
-def read_cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
+    return [pid for pid in pids_with(cd.base) if b"-listen-fd" in helpers.read_cmdline(pid)]
 
 
 def test_the_acceptance_line_with_a_bare_sh(cd, rootfs, cid):

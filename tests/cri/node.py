@@ -209,18 +209,10 @@ def remove_all_pods(client):
                 pass
 
 
-def read_cmdline(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read()
-    except OSError:
-        return b""
-
-
 def processes_with(needle):
     """Return the pids (not ours) whose command line contains NEEDLE (bytes)."""
     return [int(n) for n in os.listdir("/proc")
-            if n.isdigit() and int(n) != os.getpid() and needle in read_cmdline(n)]
+            if n.isdigit() and int(n) != os.getpid() and needle in helpers.read_cmdline(n)]
 
 
 def kill_quietly(pid):

@@ -6,31 +6,14 @@ import os
 import signal
 import struct
 import termios
-import types
 
 import pytest
 
 import helpers
 import shimutil
+from adoptutil import collect, process_of
 from manager.core import adopter, adoption
 from shim.contract import layout, pidexit
-
-
-def process_of(started, cid):
-    """A stand-in for model.Process with what the adopter reads."""
-    container = types.SimpleNamespace(id=cid, log={})
-    return types.SimpleNamespace(
-        container=container, name=layout.INIT, dir=started.proc_dir, pid=started.pid,
-        starttime=layout.proc_starttime(started.pid), shim_pid=started.shim_pid,
-        shim_starttime=layout.proc_starttime(started.shim_pid))
-
-
-def collect(rescuer, proc):
-    pidfd = pidexit.open_pidfd(proc.shim_pid, proc.shim_starttime)
-    try:
-        return rescuer.collect(proc, pidfd)
-    finally:
-        os.close(pidfd)
 
 
 def queued(fd):

@@ -12,12 +12,12 @@ import asyncio
 import os
 import random
 import signal
-import types
 
 import helpers
 import shimutil
+from adoptutil import collect, process_of
 from manager.core import adopter, adoption
-from shim.contract import layout, logformat, pidexit
+from shim.contract import layout, logformat
 
 LINES = 1_500_000  # 100-byte lines, 150 MB: a stream of a few seconds through the kills
 PAD = "x" * 90
@@ -46,23 +46,6 @@ def ended(log_path):
     records = [logformat.parse_record(line) for line in lines[-4:]]
     payload = b"".join(r.payload() for r in records if r is not None)
     return payload.endswith(b"\n%d %s\n" % (LINES, PAD.encode()))
-
-
-def collect(rescuer, proc):
-    pidfd = pidexit.open_pidfd(proc.shim_pid, proc.shim_starttime)
-    try:
-        return rescuer.collect(proc, pidfd)
-    finally:
-        os.close(pidfd)
-
-
-def process_of(started, cid):
-    """A stand-in for model.Process with what the adopter reads."""
-    container = types.SimpleNamespace(id=cid, log={})
-    return types.SimpleNamespace(
-        container=container, name=layout.INIT, dir=started.proc_dir, pid=started.pid,
-        starttime=layout.proc_starttime(started.pid), shim_pid=started.shim_pid,
-        shim_starttime=layout.proc_starttime(started.shim_pid))
 
 
 def kept_actions(proc_dir):
