@@ -6,6 +6,11 @@ The numbering (`seq`) goes on across restarts, so a subscriber that remembers
 the last seq it saw resumes with `?after=SEQ` and gets every event once.
 The file is not fsynced: after a power loss the tail may be lost and events
 are published again (at least once); docs/api.md says so.
+
+A full disk must not cost the journal its lines (a restarted manager would
+number from the last line kept and give a seq twice): RESERVE bytes past the
+end are kept allocated (fallocate(2), FALLOC_FL_KEEP_SIZE), renewed as they
+are used; appends into them need no new space.
 """
 
 import os
@@ -17,6 +22,9 @@ from shim.contract import layout
 JOURNAL = layout.EVENTS_LOG
 MAX_SIZE = 1 << 20  # then events.log becomes events.log.1 (the one before is dropped)
 TAIL = 64 << 10  # how much of the end is read to find the last seq
+RESERVE = 256 << 10  # kept allocated past the end (~1,000 events on a full disk)
+FALLOC_FL_KEEP_SIZE = 1
+_FALLOCATE = []
 # The events a restarted manager must not publish twice (docs/api.md).
 ONCE = ("exit", "oom", "shim-lost")
 
@@ -40,6 +48,16 @@ def parse_lines(data):
             continue
         if isinstance(event, dict) and isinstance(event.get("seq"), int):
             yield event
+
+
+def reserve(fd, offset, length):
+    """Allocate LENGTH bytes of FD from OFFSET without changing its size; False if refused."""
+    if not _FALLOCATE:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+        _FALLOCATE.append(libc.fallocate)
+    return _FALLOCATE[0](fd, FALLOC_FL_KEEP_SIZE, offset, length) == 0
 
 
 def read_events(path, limit=None):
@@ -67,6 +85,7 @@ class Journal:
         self.old_path = self.path + ".1"
         self.fd = None
         self.size = 0
+        self.reserved = 0  # the end of the space kept allocated
         self.next_seq = 1
         self._once = None  # keys of ONCE events, loaded when first asked
 
@@ -80,6 +99,12 @@ class Journal:
         if self.size and not self._ends_with_newline():
             os.write(self.fd, b"\n")  # a torn last line (power loss) stays alone
             self.size += 1
+        self._renew()
+
+    def _renew(self):
+        """Keep RESERVE bytes allocated past the end (best effort: a full disk refuses)."""
+        if self.reserved - self.size < RESERVE // 2 and reserve(self.fd, self.size, RESERVE):
+            self.reserved = self.size + RESERVE
 
     def _ends_with_newline(self):
         fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
@@ -102,13 +127,15 @@ class Journal:
         self.size += len(line)
         if self.size > MAX_SIZE:
             self._rotate()
+        self._renew()
 
     def _rotate(self):
+        os.ftruncate(self.fd, self.size)  # gives back the old file's reserve
         os.rename(self.path, self.old_path)
         os.close(self.fd)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC |
                           os.O_NOFOLLOW, 0o600)
-        self.size = 0
+        self.size = self.reserved = 0
 
     def events(self):
         """Return every event still kept, oldest first."""

@@ -173,3 +173,22 @@ def test_du_an_exit_while_the_disk_is_full_and_the_shim_dead_is_kept(disk_root, 
     assert state["output_lost"] == {"bytes": "unknown", "reason": "no adopting shim could "
                                     "start to read its output"}, state
     os.unlink(filler)
+
+
+def test_du_the_journal_keeps_its_lines_and_numbers_on_a_full_disk(small_tmpfs):
+    from manager.core import journal
+    root = os.path.join(small_tmpfs, "journal")
+    os.mkdir(root)
+    events = journal.Journal(root)
+    events.open()
+    filler = fill(small_tmpfs)
+    try:
+        for i in range(1000):  # ~50 kB of lines, none of which finds a free block
+            events.append({"type": "exit", "id": f"c{i}", "time": "2026-12-03T08:00:00Z"})
+        events.close()
+        again = journal.Journal(root)
+        again.open()  # a restart numbers on from the last line: no seq given twice
+        assert again.next_seq == 1001
+        again.close()
+    finally:
+        os.unlink(filler)
