@@ -115,7 +115,8 @@ class Adopter:
                                   os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW))
         self.reconcile_output()
         self.output_log = crilog.LogWriter(self.join(layout.OUTPUT_LOG), self.log,
-                                           self.opts["log_max_size"], self.opts["log_max_files"])
+                                           self.opts["log_max_size"], self.opts["log_max_files"],
+                                           dropped_path=self.join(crilog.DROPPED))
         streams = (("stdout", b"stdout", layout.STDOUT), ("terminal", b"stdout", layout.STDOUT),
                    ("stderr", b"stderr", layout.STDERR))
         # The pump owns (and closes) the PTY master; a copy stays for resizes.

@@ -10,6 +10,11 @@ import os
 from shim import headroom
 from shim.contract import layout, logformat
 
+# The drop count beside output.log, rewritten in place at each drop (its block
+# allocated at the start: a full disk needs no new one), so an adopting shim
+# goes on from a SIGKILLed shim's count (docs/durability.md, full disk).
+DROPPED = ".dropped-bytes"
+_DROPPED_WIDTH = 20
 _FULL = b" " + logformat.FULL + b" "
 _PARTIAL = b" " + logformat.PARTIAL + b" "
 
@@ -65,12 +70,14 @@ def rotation_plan(path, number, max_files):
 class LogWriter:
     """Append CRI records to one file; rotate at MAX_SIZE keeping MAX_FILES old files."""
 
-    def __init__(self, path, log, max_size=None, max_files=1):
+    def __init__(self, path, log, max_size=None, max_files=1, dropped_path=None):
+        """DROPPED_PATH: keep the drop count there too (a process directory's DROPPED)."""
         self.path = path
         self.max_size = max_size
         self.max_files = max_files
         self._log = log
-        self.dropped_bytes = 0
+        self._dropped_path = dropped_path
+        self.dropped_bytes = self._load_dropped() if dropped_path else 0
         self._drops_logged = 0
         self._dropping = False
         self.fd = None
@@ -83,6 +90,32 @@ class LogWriter:
         # an exec's directory, the manager's journal): shim/headroom.py.
         self.headroom = headroom.Headroom(os.path.dirname(path) or ".")
         self._open()
+
+    def _load_dropped(self):
+        """Return the count a previous shim of this log left, creating the file if none."""
+        try:
+            with open(self._dropped_path, "rb") as f:
+                return int(f.read(_DROPPED_WIDTH + 1).strip() or 0)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as err:
+            self._log("warning", f"read {self._dropped_path}: {err}; counting from 0")
+            return 0
+        self._store_dropped(0, os.O_CREAT)
+        return 0
+
+    def _store_dropped(self, count, flags=0):
+        if not self._dropped_path:
+            return
+        try:
+            fd = os.open(self._dropped_path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW | flags,
+                         0o600)
+            try:
+                os.pwrite(fd, b"%-*d\n" % (_DROPPED_WIDTH, count), 0)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass  # the count stays in memory (and in exitStatus)
 
     def _open(self):
         flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
@@ -168,6 +201,7 @@ class LogWriter:
             except OSError:
                 self.size = os.fstat(self.fd).st_size
         self.dropped_bytes += count
+        self._store_dropped(self.dropped_bytes)
         self._dropping = True
         # Log the first drop, then every 1000th, so a full disk does not flood shim.log.
         if self._drops_logged % 1000 == 0:

@@ -36,8 +36,9 @@ class ProcessIo:
 
     def open_output_log(self, path):
         """Open output.log (CRI format, rotated) at PATH."""
-        self.output_log = crilog.LogWriter(path, self.log, self.cfg.log_max_size,
-                                           self.cfg.log_max_files or 1)
+        self.output_log = crilog.LogWriter(
+            path, self.log, self.cfg.log_max_size, self.cfg.log_max_files or 1,
+            dropped_path=os.path.join(os.path.dirname(path), crilog.DROPPED))
 
     def _add_output(self, stream, fd, fifo_name):
         # Read only once the process is created and recorded (begin()): with

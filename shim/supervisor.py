@@ -8,8 +8,8 @@ native_driver.py), chosen once by __main__; its stdio is process_io.py's.
 
 import os
 
-from shim import control, loop, process_io, procdir, protect, reaper, signals
-from shim.contract import exitreserve, fdpass, layout
+from shim import control, crilog, loop, process_io, procdir, protect, reaper, signals
+from shim.contract import exitreserve, fdpass, layout, outkeep
 from shim.signals import signal  # the C module: `signal` costs ~0.8 MB (signals.py)
 from shim.spawn import StartError
 
@@ -89,6 +89,9 @@ class Shim:
         self._make_fifos()  # the output pumps and stdin's are built on them before the spawn
         signals.install_signals(self.loop, self.on_signal)
         files.remember(files.join(layout.OUTPUT_LOG))
+        for name in [crilog.DROPPED] + [n(s) for s in outkeep.STREAMS
+                                        for n in (outkeep.record_name, outkeep.fifo_name)]:
+            files.remember(files.join(name))  # made by the output's pumps (KeptPipe)
         self.io.open_output_log(files.join(layout.OUTPUT_LOG))
         files.remember(files.join(layout.PID))
         files.remember(files.join(layout.STARTTIME))

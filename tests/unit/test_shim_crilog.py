@@ -100,6 +100,20 @@ def test_writer_survives_a_full_disk(tmp_path):
     assert messages[-1][2]["dropped_bytes"] == writer.dropped_bytes
 
 
+def test_the_drop_count_outlives_its_writer(tmp_path):
+    # An adopting shim's writer counts on from the SIGKILLed shim's (crilog.DROPPED).
+    counter = str(tmp_path / crilog.DROPPED)
+    counts = []
+    for _ in range(3):
+        writer = crilog.LogWriter("/dev/full", Messages(), dropped_path=counter)
+        counts.append(writer.dropped_bytes)
+        writer.write_chunk(b"stdout", b"data\n", now_ns=0)
+        writer.close()
+    record = len(b"1970-01-01T00:00:00.000000000Z stdout F data\n")
+    assert counts == [0, record, 2 * record]
+    assert os.stat(counter).st_mode & 0o777 == 0o600
+
+
 @pytest.mark.parametrize("data", [
     b"", b"a", b"a\n", b"\n", b"\n\n", b"a\nb", b"a\nb\n", b"\nx", b"x\x00\n\xff",
     b"line\n" * 100 + b"tail", b"z" * 70000,
