@@ -72,6 +72,7 @@ class Server:
         self.publisher.start()
         self.spawn.helper = self.spawner
         await self.server.listen_fd(self.listener)
+        self.request_exit()  # the pending mark of the `start` that spawned us holds it
         # Started once we serve, off the loop: the first Create finds it ready.
         asyncio.get_running_loop().run_in_executor(None, self.spawner.zygotes.get)
 
@@ -84,7 +85,10 @@ class Server:
                 log.exception("forward event %s", event)
 
     def request_exit(self):
-        """Containerd's Shutdown found no task: exit once idle for idle_delay()."""
+        """No task is left (a Delete, a failed Create, a Shutdown, or none since we
+        started): exit once idle for idle_delay(). Not only on Shutdown: containerd
+        killed between a `start` and its Create, or between a Delete and its
+        Shutdown, never sends one (it cleans the task up with `delete`)."""
         if self.idle_timer is not None:
             self.idle_timer.cancel()
         self.idle_timer = asyncio.get_running_loop().call_later(idle_delay(), self.exit_if_idle)
@@ -96,8 +100,14 @@ class Server:
                           os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         fcntl.flock(lock_fd, fcntl.LOCK_EX)
         try:
-            if self.tasks.tasks or os.listdir(os.path.join(self.root, "pending")):
+            if self.tasks.tasks:
                 os.close(lock_fd)
+                return  # the last one's Delete arms the timer again
+            if os.listdir(os.path.join(self.root, "pending")):
+                os.close(lock_fd)
+                # A Create to come, or a mark that containerd's cleanup (`delete`)
+                # removes after its restart: look again.
+                self.request_exit()
                 return
             # Under the lock: a `start` after this sees no socket and starts a new process.
             try:

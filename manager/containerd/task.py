@@ -103,6 +103,12 @@ class TaskService:
                 raise to_grpc(err) from err
         return handle
 
+    def forget(self, task_id):
+        """Drop TASK_ID; the last one gone arms the idle exit (no Shutdown may follow)."""
+        self.tasks.pop(task_id, None)
+        if not self.tasks:
+            self.on_idle()
+
     def task(self, task_id):
         task = self.tasks.get(task_id)
         if task is None:
@@ -146,7 +152,7 @@ class TaskService:
             await loop.run_in_executor(None, mounts.mount_all, self.root, task_id, bundle,
                                        req["rootfs"])
         except mounts.MountError as err:
-            self.tasks.pop(task_id, None)
+            self.forget(task_id)
             raise RpcError(INVALID_ARGUMENT, str(err)) from err
         try:
             check_rootfs(bundle)
@@ -162,7 +168,7 @@ class TaskService:
                                   durable=False)
             container = await self.service.create(opts)
         except BaseException as err:
-            self.tasks.pop(task_id, None)
+            self.forget(task_id)
             if record.io is not None:
                 record.io.close()
             await loop.run_in_executor(None, mounts.unmount_recorded, self.root, task_id)
@@ -245,7 +251,7 @@ class TaskService:
                 rec.io.close()
         await asyncio.get_running_loop().run_in_executor(
             None, mounts.unmount_recorded, self.root, task.id)
-        del self.tasks[task.id]
+        self.forget(task.id)
         return m.DELETE_RESPONSE.encode(response)
 
     async def wait(self, payload):

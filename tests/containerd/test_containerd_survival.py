@@ -2,13 +2,15 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 
 import pexpect
 
 import helpers
-from ctrutil import NAMESPACE, wait_until
+from ctrutil import NAMESPACE, pids_with, wait_until
 from test_containerd_run import run, serving_pids, task_status
 from test_containerd_tasks import start_sleeper
 
@@ -135,3 +137,33 @@ def test_serving_process_killed_before_its_relay_copied_the_output_file_log_is_w
     # containerd lists the task gone before its `delete` ran; the bundle goes after it.
     wait_until(lambda: not os.path.exists(bundle), what="the task cleaned up")
     assert log.read_bytes() == b"".join(b"%d\n" % i for i in range(1, 3001))
+
+
+def test_a_start_whose_create_never_came_ends_its_serving_process_after_the_cleanup(
+        cd, cid, tmp_path):
+    """containerd SIGKILLed between a shim `start` and its Create sends no Shutdown;
+    restarted, it runs the shim's `delete` for the task. The serving process that
+    `start` spawned must then end by itself (the containerd chaos run found one left)."""
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "config.json").write_text("{}")
+    base = tempfile.mkdtemp(prefix="ttb", dir="/tmp")  # BASE/s/HASH.sock: sun_path is short
+    env = dict(cd.env, TETHER_CONTAINERD_ROOT=base, TETHER_CONTAINERD_IDLE_EXIT="0.2")
+    shim = shutil.which("containerd-shim-tether-v1", path=env["PATH"])
+    flags = ["-namespace", NAMESPACE, "-address", cd.socket, "-id", cid]
+    try:
+        started = subprocess.run([shim, *flags, "start"], cwd=bundle, env=env, input=b"",
+                                 capture_output=True, timeout=30)
+        assert started.returncode == 0 and started.stdout.startswith(b"unix://"), started
+        servers = [pid for pid in pids_with(base) if b"-listen-fd" in helpers.read_cmdline(pid)]
+        assert len(servers) == 1
+        deleted = subprocess.run([shim, *flags, "-bundle", str(bundle), "delete"], cwd=bundle,
+                                 env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                                 timeout=30)
+        assert deleted.returncode == 0, deleted.stderr
+        wait_until(lambda: not pids_with(base), 15, what="the serving process to end")
+        assert os.listdir(os.path.join(base, "s")) == []
+    finally:
+        for pid in pids_with(base):
+            helpers.kill_if_alive(pid)
+        shutil.rmtree(base, ignore_errors=True)
