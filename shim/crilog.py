@@ -13,7 +13,7 @@ from shim.contract import layout, logformat
 # The drop count beside output.log, rewritten in place at each drop (its block
 # allocated at the start: a full disk needs no new one), so an adopting shim
 # goes on from a SIGKILLed shim's count (docs/durability.md, full disk).
-DROPPED = ".dropped-bytes"
+DROPPED = layout.DROPPED
 _DROPPED_WIDTH = 20
 _FULL = b" " + logformat.FULL + b" "
 _PARTIAL = b" " + logformat.PARTIAL + b" "

@@ -63,7 +63,8 @@ class ProcessState(Record):
     """An exec process (or the init process) as in the state object."""
 
     __slots__ = ("id", "status", "pid", "shim_pid", "created_at", "started_at", "exited_at",
-                 "exit_code", "oom_killed", "tty", "stdin", "error")
+                 "exit_code", "oom_killed", "tty", "stdin", "error", "dropped_bytes",
+                 "output_lost")
     id: str
     status: str
     pid: "int | None"
@@ -76,6 +77,8 @@ class ProcessState(Record):
     tty: bool
     stdin: bool
     error: "str | None"
+    dropped_bytes: "int | None"  # absent (None) when nothing was dropped
+    output_lost: "dict | None"
 
 
 class ContainerState(ProcessState):

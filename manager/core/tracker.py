@@ -62,6 +62,8 @@ class Tracker:
         """The pidfd of PROC's shim fired."""
         proc.resolve_gone()
         self.reconcile(proc)
+        if proc.status == model.STOPPED:
+            self._count_dropped(proc)  # the drain after exitStatus may have dropped more
         self.log_changes.poke(proc.dir)
 
     def reconcile(self, proc):
@@ -87,6 +89,7 @@ class Tracker:
         proc.exited_at = status["exited_at"]
         proc.oom_killed = bool(status.get("oom_killed"))
         proc.dropped_bytes = status.get("dropped_bytes") or 0  # output a full disk cost
+        self._count_dropped(proc)
         proc.resolve_done()
         self.log_changes.poke(proc.dir)
         if publish and not self._reported(proc, "exit"):
@@ -100,6 +103,21 @@ class Tracker:
             asyncio.get_running_loop().call_soon(self._mark_reported, proc)
         if proc is proc.container.init and self.on_init_exit is not None:
             self.on_init_exit(proc.container)
+
+    @staticmethod
+    def _count_dropped(proc):
+        """Take the shim's running drop count (.dropped-bytes) if higher than the one known.
+
+        The shim rewrites it in place at each drop, so it holds the drops of the
+        drain after exitStatus too (exitStatus's count is the one at the exit).
+        """
+        try:
+            with open(os.path.join(proc.dir, layout.DROPPED), "rb") as f:
+                counted = int(f.read(32).strip() or 0)
+        except (OSError, ValueError):
+            return
+        if counted > proc.dropped_bytes:
+            proc.dropped_bytes = counted
 
     def lose(self, proc):
         """Record that PROC's shim is gone without an exit status: status unknown."""

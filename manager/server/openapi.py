@@ -144,6 +144,13 @@ _PROCESS = {"id": _STR, "status": {"type": "string", "enum": [
     "created_at": _TIME, "started_at": _TIME, "exited_at": _TIME, "exit_code": _INT_N,
     "oom_killed": {"type": "boolean"}, "tty": {"type": "boolean"},
     "stdin": {"type": "boolean"}, "error": {"type": "string"},
+    "dropped_bytes": {"type": "integer", "minimum": 1, "description":
+                      "only when not 0: output bytes (CRI-framed) a full disk dropped"},
+    "output_lost": {"type": "object", "description": "only when output was not kept: "
+                    "written while no shim and no manager held its pipes",
+                    "properties": {"bytes": {"oneOf": [{"type": "integer"},
+                                                       {"type": "string", "enum": ["unknown"]}]},
+                                   "reason": _STR}},
     "exit_hook": {"type": "object", "description": "init only, when asked for at create",
                   "properties": {"path": _STR, "args": _STRS, "delay_ns": {"type": "integer"},
                                  "timeout_ns": {"type": "integer"},

@@ -44,6 +44,7 @@ CONTROL = "control"
 EXIT_FIFO = "exit"
 EXIT_STATUS = "exitStatus"
 OUTPUT_LOG = "output.log"  # rotated names: shim.contract.logformat
+DROPPED = ".dropped-bytes"  # output bytes a full disk dropped, a running count
 SHIM_LOG = "shim.log"
 RUNTIME_LOG = "runtime.log"
 CONSOLE_SOCKET = "console.sock"

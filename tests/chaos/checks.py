@@ -95,10 +95,14 @@ class EventLog(threading.Thread):
 class Checks:
     """Invariant checks, mixed into the Chaos driver (uses its client, root, boxes, report)."""
 
-    def stdout_of(self, cid, exec_id, stream="stdout"):
-        """Return the bytes a process wrote to STREAM, from the logs API."""
+    def stdout_of(self, cid, exec_id, stream="stdout", follow=False):
+        """Return the bytes a process wrote to STREAM, from the logs API.
+
+        FOLLOW (for a process that ended): to the end of the drain, which goes
+        on after the exit is recorded (the shim writes exitStatus first).
+        """
         out = bytearray()
-        for record in self.client.logs(cid, exec_id=exec_id):
+        for record in self.client.logs(cid, exec_id=exec_id, follow=follow):
             if record.get("stream") == stream:
                 out += base64.b64decode(record["data"])
         return bytes(out)
@@ -127,7 +131,7 @@ class Checks:
                                               f"{st['status']} {st['exit_code']}")
         removed_bytes = removed_lines = 0
         for stream, count in (("stdout", proc.lines), ("stderr", proc.err_lines)):
-            got = self.stdout_of(box.id, proc.exec_id, stream)
+            got = self.stdout_of(box.id, proc.exec_id, stream, follow=True)
             if got == numbered(count):
                 continue
             gaps = removed_ranges(numbered(count), got)
@@ -137,6 +141,10 @@ class Checks:
             removed_bytes += sum(len(gap) for gap in gaps)
             removed_lines += sum(gap.count(b"\n") for gap in gaps)
         if removed_bytes:
+            # Read again: the state before the drain ended may not count its drops.
+            found = self.client.state(box.id)
+            st = found if proc.exec_id is None else {
+                p["id"]: p for p in found["processes"]}.get(proc.exec_id, st)
             self.account_missing(box, name, st, removed_bytes, removed_lines)
 
     def account_missing(self, box, name, st, removed_bytes, removed_lines):

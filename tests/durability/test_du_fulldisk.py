@@ -192,3 +192,48 @@ def test_du_the_journal_keeps_its_lines_and_numbers_on_a_full_disk(small_tmpfs):
         again.close()
     finally:
         os.unlink(filler)
+
+
+def proc_stat_field(pid, index):
+    """Return field INDEX (0-based, after the command) of /proc/PID/stat, or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[index]
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+
+
+def catches(pid, signum):
+    """Return True if process PID has a handler for SIGNUM (/proc/PID/status SigCgt)."""
+    with open(f"/proc/{pid}/status") as f:
+        mask = next(line for line in f if line.startswith("SigCgt:")).split()[1]
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
+def test_du_drops_of_the_drain_after_the_exit_are_counted(disk_root, rootfs, small_tmpfs):
+    """The shim commits exitStatus before it drains the pipes: what a full disk drops in
+    the drain is not in exitStatus's count; the state has it once the shim is gone."""
+    cid = "du-drain-drops"
+    size = 900_000  # under the 1 MiB pipe: written whole while the shim is stopped
+    state = run(disk_root, cid, rootfs, f"trap 'yes {LINE} | head -c {size}; exit 4' USR1; "
+                                        "while :; do sleep 0.01; done")
+    pid, shim = state["pid"], state["shim_pid"]
+    helpers.wait_until(lambda: catches(pid, 10), what="its trap set")
+    filler = fill(small_tmpfs)
+    os.kill(shim, 19)  # SIGSTOP: the output waits in the pipe until after the exit
+    try:
+        os.kill(pid, 10)
+        helpers.wait_until(lambda: proc_stat_field(pid, 0) in ("Z", None), 10,
+                           what="the process to end")
+    finally:
+        os.kill(shim, 18)
+    helpers.wait_until(lambda: not helpers.pid_alive(shim), 20, what="the shim to end")
+    proc_dir = os.path.join(disk_root.root, "containers", cid, "init")
+    with open(os.path.join(proc_dir, layout.EXIT_STATUS)) as f:
+        at_exit = json.load(f).get("dropped_bytes", 0)
+    helpers.wait_until(lambda: disk_root.ok("GET", f"/v1/containers/{cid}").get(
+        "dropped_bytes", 0) >= size, 10, what="the drain's drops in the state")
+    state = disk_root.ok("GET", f"/v1/containers/{cid}")
+    assert (state["status"], state["exit_code"]) == ("stopped", 4), state
+    assert at_exit < size  # what exitStatus could not know
+    os.unlink(filler)
