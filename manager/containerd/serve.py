@@ -57,7 +57,7 @@ class Server:
         self.publisher = publisher.Publisher(ttrpc_address, namespace)
         self.tasks = task.TaskService(self.service, self.changes, root, namespace,
                                       self.publisher, self.request_exit)
-        self.server = ttrpc.Server(self.tasks.handlers())
+        self.server = ttrpc.Server(self.tasks.handlers(), waits=self.tasks.waits())
         self.stopping = asyncio.Event()
         self.idle_timer = None
 

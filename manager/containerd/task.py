@@ -16,6 +16,7 @@ import tempfile
 from shim.contract import layout
 
 from manager.containerd import cleanup, messages as m, mounts, relay, stats
+from manager.containerd.records import Record, Task
 from manager.containerd.taskspec import (check_options, check_rootfs, create_options,
                                          ensure_default_path, exec_options, exit_of,
                                          parse_process_spec, to_grpc)
@@ -31,41 +32,6 @@ VERSION = "tether"
 STATUS = {model.CREATED: m.CREATED, model.RUNNING: m.RUNNING, model.PAUSED: m.PAUSED,
           model.STOPPED: m.STOPPED, model.UNKNOWN: m.UNKNOWN}
 OUTPUT_WAIT = 10.0
-
-
-class Record:
-    """What containerd told us about one process: its stdio and terminal."""
-
-    def __init__(self, stdin, stdout, stderr, terminal, spec=None):
-        self.stdin, self.stdout, self.stderr, self.terminal = stdin, stdout, stderr, terminal
-        self.spec = spec
-        self.io = None
-        self.deleted = False
-        self._started = None
-
-    def started(self):
-        """Return a future resolved once the exec is started (ctr waits before it starts)."""
-        if self._started is None:
-            self._started = asyncio.get_running_loop().create_future()
-        return self._started
-
-    def mark_started(self, error=None):
-        future = self.started()
-        if not future.done():
-            if error is None:
-                future.set_result(None)
-            else:
-                future.set_exception(error)
-
-
-class Task:
-    """One task (a container): its init record, execs, bundle, mounts."""
-
-    def __init__(self, task_id, bundle, rootfs, init):
-        self.id = task_id
-        self.bundle = bundle
-        self.rootfs = rootfs
-        self.records = {None: init}
 
 
 class TaskService:
@@ -89,6 +55,11 @@ class TaskService:
         for name in names:
             table[(SERVICE, name)] = self._wrap(getattr(self, name.lower()))
         return table
+
+    @staticmethod
+    def waits():
+        """Return the calls that only wait: cancelled when containerd's connection ends."""
+        return {(SERVICE, "Wait")}
 
     @staticmethod
     def _wrap(method):
@@ -141,6 +112,18 @@ class TaskService:
             raise RpcError(ALREADY_EXISTS, f"task {task_id} already exists")
         record = Record(req["stdin"], req["stdout"], req["stderr"], req["terminal"])
         task = Task(task_id, bundle, req["rootfs"], record)
+        loop = asyncio.get_running_loop()
+        task.creating = loop.create_future()
+        try:
+            response = await self._create(req, task, record, runtime_name)
+        except BaseException:
+            task.creating.set_result(False)
+            raise
+        task.creating.set_result(True)
+        return response
+
+    async def _create(self, req, task, record, runtime_name):
+        task_id, bundle = task.id, task.bundle
         loop = asyncio.get_running_loop()
         # Known before the pending mark goes: a Shutdown meanwhile sees one or the other.
         self.tasks[task_id] = task
@@ -227,6 +210,7 @@ class TaskService:
 
     async def delete(self, payload):
         req = m.ID_EXEC_REQUEST.decode(payload)
+        await self.task(req["id"]).created()
         task, record, proc = self.process(req["id"], req["exec_id"])
         if req["exec_id"]:
             if proc is not None and not proc.finished:
@@ -268,6 +252,7 @@ class TaskService:
 
     async def state(self, payload):
         req = m.ID_EXEC_REQUEST.decode(payload)
+        await self.task(req["id"]).created()
         task, record, proc = self.process(req["id"], req["exec_id"])
         answer = {"id": req["exec_id"] or task.id, "bundle": task.bundle,
                   "stdin": record.stdin, "stdout": record.stdout, "stderr": record.stderr,
@@ -321,7 +306,12 @@ class TaskService:
     # -- inspection and resources -------------------------------------------
 
     async def connect(self, payload):
+        # A containerd restarted during a Create (it connects to the shim of every
+        # bundle it finds) learns of the task once created, not NOT_FOUND meanwhile:
+        # that makes it clean the task up while the Create goes on, which then
+        # leaves a task no containerd knows (the containerd chaos run found one).
         task = self.task(m.ID_REQUEST.decode(payload)["id"])
+        await task.created()
         proc = self.service.process(task.id)
         return m.CONNECT_RESPONSE.encode({"shim_pid": os.getpid(), "task_pid": proc.pid or 0,
                                           "version": VERSION})

@@ -128,13 +128,11 @@ class CtrdChaos:
         if not pids:
             return
         running = {t.id: t for t in self.alive() if t.phase in ("running", "stopping", "stopped")}
-        events = subprocess.Popen(["ctr", "--address", self.cd.socket, "events"],
-                                  stdout=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        events = ctrutil.subscribed_events(self.cd.socket)
         exits = {}
         reader = threading.Thread(target=read_exits, args=(events, exits), daemon=True)
         reader.start()
         try:
-            time.sleep(0.2)  # ctr events has no "subscribed" signal: let it subscribe
             for pid in pids:
                 helpers.kill_if_alive(pid)
             self.report.serving_kills += 1
@@ -157,6 +155,15 @@ class CtrdChaos:
             task.phase = "deleted"
             self.report.cleaned += 1
 
+    def settles(self, task):
+        """Return True if TASK, created, turns running within 2 s (its Start was under way)."""
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            if self.listed().get(task.id) != "CREATED":
+                return True
+            time.sleep(0.1)  # poll interval of a deadline loop
+        return False
+
     def listed(self):
         """Return {id: status} of ctr task list."""
         out = self.cd.ctr("task", "list").stdout.decode().splitlines()[1:]
@@ -171,7 +178,17 @@ class CtrdChaos:
         tasks, containers = self.listed(), self.containers()
         for task in self.alive():
             if task.phase == "starting":
-                if task.id in tasks:
+                if tasks.get(task.id) == "CREATED" and not self.settles(task):
+                    # Created, never started (ctr died with containerd before Start):
+                    # no run to judge; removed as a user would.
+                    self.cd.ctr("task", "kill", "-s", "SIGKILL", task.id, check=False)
+                    helpers.wait_until(lambda: self.listed().get(task.id) == "STOPPED", 20,
+                                       what=f"{task.id} killed")
+                    self.cd.ctr("task", "delete", task.id, check=False)
+                    self.cd.ctr("container", "delete", task.id, check=False)
+                    task.phase = "deleted"
+                    self.report.tasks -= 1
+                elif task.id in tasks:
                     task.phase = "running"
                 else:  # the run died with containerd: no task, maybe a container record
                     if task.id in containers:

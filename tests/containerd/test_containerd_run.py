@@ -5,7 +5,7 @@ import os
 import subprocess
 
 import helpers
-from ctrutil import pids_with, wait_until
+from ctrutil import pids_with, subscribed_events, wait_until
 
 
 def run(cd, argv, timeout=60):
@@ -79,8 +79,7 @@ def test_log_uri_file_gets_the_raw_output(cd, rootfs, cid, tmp_path):
 
 
 def test_events_come_in_order_exactly_once(cd, rootfs, cid):
-    events = subprocess.Popen(["ctr", "--address", cd.socket, "events"], stdout=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL)
+    events = subscribed_events(cd.socket)
     try:
         wait_until(lambda: run(cd, cd.run_argv(cid, rootfs, ["/bin/sh", "-c", "exit 4"], "--rm"))
                    .returncode == 4, what="the run")
