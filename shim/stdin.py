@@ -7,6 +7,7 @@ holds back the writer, never the shim's memory.
 
 import os
 
+from shim.contract import layout
 from shim.stdio import CHUNK, PENDING_MAX, open_held_fifo
 
 
@@ -21,6 +22,7 @@ class StdinPump:
         self.pending = bytearray()
         self.closing = False
         self._log = log
+        self.fifo_path = fifo_path
         self.fifo_fd, self.hold_fd = open_held_fifo(fifo_path)
         os.set_blocking(target_fd, False)
         loop.add_reader(self.fifo_fd, self.read_input)
@@ -59,6 +61,13 @@ class StdinPump:
         if self.closing:
             return
         self.closing = True
+        # Said first: a manager that (re)collects this process's fds then keeps
+        # no copy of the pipe's write end, which would hold back the EOF.
+        try:
+            layout.atomic_write(os.path.join(os.path.dirname(self.fifo_path),
+                                             layout.STDIN_CLOSED), b"", durable=False)
+        except OSError as err:
+            self._log("warning", f"write {layout.STDIN_CLOSED}: {err.strerror}")
         self._close_fifo()
         if not self.pending:
             self._close_target()

@@ -2,7 +2,7 @@
 
 The manager's side of re-adoption (docs/durability.md). While a shim lives,
 collect() copies the fds that carry its process's stdio into the fd store
-(from the shim's fds.json record, and by matching the process's fds 1-2
+(from the shim's fds.json record, and by matching the process's fds 0-2
 with the shim's in /proc: pipes only), with a pidfd of the process. When the
 shim is gone without an exit status, rescue() gathers the facts, decides
 (adoption.decide) and acts: it starts shim.adopt with the stored fds
@@ -24,9 +24,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BOOT = (f"import sys; sys.path[:0] = [{REPO!r}]; "
         "from shim.adopt import main; sys.exit(main())")
 START_TIMEOUT = 10.0
-# Not stdin's pipe: a copy of its write end kept here would hold back the EOF
-# the shim gives with close_stdin. A process whose shim dies sees EOF on it.
-STDIO = ((1, "stdout", os.O_RDONLY), (2, "stderr", os.O_RDONLY))
+# With stdin's write end: the process sees no EOF when its shim dies. The
+# copy is closed when stdin is closed (stdin_closed), and not taken once the
+# shim wrote .stdin-closed: a copy kept would hold back the EOF.
+STDIO = ((0, "stdin", os.O_WRONLY), (1, "stdout", os.O_RDONLY), (2, "stderr", os.O_RDONLY))
 OUTPUTS = ("stdout", "stderr", "terminal")
 
 
@@ -35,9 +36,14 @@ def key_of(proc):
     return (proc.container.id, proc.name)
 
 
-def pipe_ends(shim_pid, container_pid):
-    """Return name -> fd number in the shim of the pipes that are the process's fds 1-2."""
-    wanted = {}
+def stdio_ends(shim_pid, container_pid):
+    """Return name -> fd number in the shim of the process's stdio.
+
+    The pipes that are the process's fds 0-2, matched by inode; and, for a
+    terminal, the PTY master whose tty-index is the process's /dev/pts/N (a
+    shim records it in fds.json, but one of contract 0 wrote none).
+    """
+    wanted, pts = {}, None
     for number, name, mode in STDIO:
         try:
             link = os.readlink(f"/proc/{container_pid}/fd/{number}")
@@ -45,6 +51,8 @@ def pipe_ends(shim_pid, container_pid):
             continue
         if link.startswith("pipe:"):
             wanted[link] = (name, mode)
+        elif link.startswith("/dev/pts/") and pts is None:
+            pts = link[len("/dev/pts/"):]
     found = {}
     try:
         numbers = os.listdir(f"/proc/{shim_pid}/fd")
@@ -53,13 +61,19 @@ def pipe_ends(shim_pid, container_pid):
     for fd in numbers:
         try:
             link = os.readlink(f"/proc/{shim_pid}/fd/{fd}")
-            if link not in wanted:
+            if link in wanted:
+                name, mode = wanted[link]
+            elif pts is not None and link.endswith("ptmx"):
+                name, mode = "terminal", os.O_RDWR
+            else:
                 continue
             with open(f"/proc/{shim_pid}/fdinfo/{fd}") as f:
-                flags = int(f.read().split("flags:")[1].split()[0], 8)
+                info = f.read()
+            flags = int(info.split("flags:")[1].split()[0], 8)
+            if name == "terminal" and f"tty-index:\t{pts}\n" not in info:
+                continue
         except (OSError, IndexError, ValueError):
             continue
-        name, mode = wanted[link]
         if flags & os.O_ACCMODE == mode:
             found.setdefault(name, int(fd))
     return found
@@ -85,14 +99,16 @@ class Adopter:
         key = key_of(proc)
         if proc.pid is None or proc.starttime is None:
             return []
-        # The shim's record first (a terminal: fds.json), then its pipes found in /proc.
+        # The shim's record first (a terminal: fds.json), then what /proc shows of its stdio.
         self.store.collect(key, proc.dir, shim_pidfd, proc.pid, proc.starttime)
-        for name, fd in pipe_ends(proc.shim_pid, proc.pid).items():
+        for name, fd in stdio_ends(proc.shim_pid, proc.pid).items():
             if name not in self.store.get(key):
                 try:
                     self.store.put(key, name, pidexit.get_fd(shim_pidfd, fd))
                 except OSError as err:
                     log.warning("collect %s of %s: %s", name, proc.dir, err)
+        if os.path.exists(os.path.join(proc.dir, layout.STDIN_CLOSED)):
+            self.stdin_closed(proc)  # looked at after the copy: a close meanwhile is seen
         self._hold_keep_fifos(proc, key)
         return sorted(name for name in self.store.get(key) if not name.startswith("keep-"))
 
@@ -109,6 +125,10 @@ class Adopter:
                     continue
                 if fd is not None:
                     self.store.put(key, name, fd)
+
+    def stdin_closed(self, proc):
+        """Close the store's copy of PROC's stdin pipe: the EOF is the shim's to give."""
+        self.store.close_one(key_of(proc), "stdin")
 
     def forget(self, proc):
         """Close what the store keeps for PROC (it exited and was drained, or was deleted)."""

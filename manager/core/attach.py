@@ -86,8 +86,14 @@ class StdinWriter(FdWriter):
         self.fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
 
 
-async def pump_input(proc, reader, writer):
-    """Forward stdin frames into the FIFO and close-stdin frames to the control FIFO."""
+def close_stdin(service, proc):
+    """Give PROC EOF on its stdin (its shim does, once queued input is written)."""
+    service.tracker.stdin_closed(proc)  # the fd store's copy would hold the EOF back
+    service.spawn.write_control(proc.dir, {"close_stdin": True})
+
+
+async def pump_input(proc, reader, writer, service):
+    """Forward stdin frames into the FIFO and close-stdin frames to the shim (close_stdin)."""
     stdin = StdinWriter(proc.dir)
     try:
         while True:
@@ -98,7 +104,7 @@ async def pump_input(proc, reader, writer):
             if kind == frames.STDIN and proc.stdin and payload:
                 await stdin.write(payload)
             elif kind == frames.CLOSE_STDIN and proc.stdin:
-                runtime.write_control(proc.dir, {"close_stdin": True})
+                close_stdin(service, proc)
             elif kind not in (frames.STDIN, frames.CLOSE_STDIN):
                 raise FrameError(f"read frame: unexpected type {kind}")
     except (FrameError, runtime.RuntimeFailure) as err:
@@ -131,10 +137,10 @@ async def pump_output(changes, proc, from_start, writer):
     await writer.drain()
 
 
-async def serve_attach(changes, proc, from_start, reader, writer):
+async def serve_attach(changes, proc, from_start, reader, writer, service):
     """Run both directions until the process ended (exit frame sent) or the client left."""
     output = asyncio.ensure_future(pump_output(changes, proc, from_start, writer))
-    inputs = asyncio.ensure_future(pump_input(proc, reader, writer))
+    inputs = asyncio.ensure_future(pump_input(proc, reader, writer, service))
     try:
         await asyncio.wait({output, inputs}, return_when=asyncio.FIRST_COMPLETED)
     finally:

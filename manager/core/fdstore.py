@@ -64,6 +64,12 @@ class FdStore:
             os.close(old)
         self._entries[key][name] = fd
 
+    def close_one(self, key, name):
+        """Close NAME of KEY if it is stored."""
+        fd = self._entries.get(key, {}).pop(name, None)
+        if fd is not None:
+            os.close(fd)
+
     def get(self, key):
         """Return KEY's fds (name -> fd), still owned by the store."""
         return dict(self._entries.get(key, {}))

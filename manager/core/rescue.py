@@ -65,6 +65,10 @@ class RescuingTracker(tracker.Tracker):
         self.rescuer.forget(proc)
         super().untrack(proc)
 
+    def stdin_closed(self, proc):
+        """Close the store's copy of PROC's stdin: the EOF must reach the process."""
+        self.rescuer.stdin_closed(proc)
+
     def finish(self, proc, status, publish=True):
         """Record the exit; the store's copies are no longer needed."""
         super().finish(proc, status, publish)

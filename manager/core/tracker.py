@@ -119,6 +119,9 @@ class Tracker:
         if counted > proc.dropped_bytes:
             proc.dropped_bytes = counted
 
+    def stdin_closed(self, proc):
+        """PROC's stdin is being closed (rescue.RescuingTracker drops its copy)."""
+
     def lose(self, proc):
         """Record that PROC's shim is gone without an exit status: status unknown."""
         proc.status = model.UNKNOWN

@@ -173,7 +173,8 @@ class Api:
         async def run(reader, writer):
             """Serve the attach stream on the upgraded connection."""
             try:
-                await attach.serve_attach(self.changes, proc, from_start, reader, writer)
+                await attach.serve_attach(self.changes, proc, from_start, reader, writer,
+                                          self.service)
             finally:
                 proc.container.release()
         return UpgradeResponse(ATTACH_PROTOCOL, run, proc.container.release)

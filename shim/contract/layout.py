@@ -38,6 +38,7 @@ SHIM_PID = "shim.pid"
 PID = "pid"
 STARTTIME = "starttime"
 STDIN = "stdin"
+STDIN_CLOSED = ".stdin-closed"  # empty: close_stdin was asked (the manager keeps no stdin copy)
 STDOUT = "stdout"
 STDERR = "stderr"
 CONTROL = "control"

@@ -4,6 +4,7 @@ import base64
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -98,3 +99,45 @@ def test_du_tty_container_keeps_its_terminal_across_a_shim_sigkill(manager, root
         lambda: (s := manager.ok("GET", "/v1/containers/du-tty"))["status"] == "stopped" and s,
         10, what="du-tty stopped")
     assert stopped["exit_code"] == 6, stopped
+
+
+def test_du_stdin_stays_open_across_a_shim_sigkill_and_closes_when_asked(manager, rootfs):
+    # The store keeps the stdin pipe's write end: `cat` sees no EOF when its shim
+    # dies, takes input through the adopting shim, and ends at close_stdin.
+    manager.ok("POST", "/v1/containers", {"id": "du-stdin", "rootfs": rootfs, "stdin": True,
+                                          "args": ["cat"]})
+    before = manager.ok("POST", "/v1/containers/du-stdin/start")
+    proc_dir = layout.process_dir(manager.root, "du-stdin")
+    log_path = os.path.join(proc_dir, layout.OUTPUT_LOG)
+    fifo = os.open(os.path.join(proc_dir, layout.STDIN), os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.write(fifo, b"before\n")
+    finally:
+        os.close(fifo)
+    helpers.wait_until(lambda: helpers.log_bytes(log_path, "stdout") == b"before\n", 10,
+                       what="the first line echoed")
+    # Copied by the manager once it tracks the shim: its fd in /proc (the store's copy).
+    helpers.wait_until(lambda: pipe_writers(manager.proc.pid, before["pid"]), 10,
+                       what="the manager's copy of the stdin pipe")
+    os.kill(before["shim_pid"], signal.SIGKILL)
+    after = helpers.wait_until(lambda: adopted(manager, "du-stdin", before["shim_pid"]), 10,
+                               what="a new shim for du-stdin")
+    assert after["pid"] == before["pid"] and "error" not in after, after
+    done = subprocess.run([*managerfixture.TETHER_ARGV, "--root", manager.root, "attach",
+                           "du-stdin"], input=b"after\n", capture_output=True, timeout=30)
+    assert (done.returncode, done.stdout) == (0, b"after\n"), done
+    stopped = manager.ok("GET", "/v1/containers/du-stdin")
+    assert (stopped["status"], stopped["exit_code"]) == ("stopped", 0), stopped
+    assert helpers.log_bytes(log_path, "stdout") == b"before\nafter\n"
+
+
+def pipe_writers(pid, container_pid):
+    """Return True if PID holds an fd of the pipe that is CONTAINER_PID's stdin."""
+    target = os.readlink(f"/proc/{container_pid}/fd/0")
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                return True
+        except OSError:
+            continue  # closed meanwhile
+    return False

@@ -237,23 +237,32 @@ def check_old_shims_served(new):
     attach_pipes(TETHER_ARGV + ["--root", new.root, "attach", "pipes"])
     assert tether("logs", "pipes") == (0, "started\ngot-ping\n", "")  # old output, then new
     attach_terminal(new.root, "terminal")  # attach's resize through the old control FIFO
+    # Its old shim SIGKILLed: the PTY master was found in /proc (a shim of contract 0
+    # wrote no fds.json) and kept, so no hang-up; resizes reach it through the new shim.
+    sigkill_and_adopt(new, "terminal")
     assert tether("resize", "terminal", "100", "40") == (0, "", "")
     helpers.wait_until(lambda: "40 100" in tether("logs", "--tail", "3", "terminal")[1],
                        what="the size of tether resize")
     assert tether("kill", "terminal", "KILL") == (0, "", "")
     assert tether("wait", "terminal") == (137, "137\n", "")
     # The old shim SIGKILLed: a shim of this release adopts its process.
-    old_shim = new.state("ticker")["shim_pid"]
-    os.kill(old_shim, signal.SIGKILL)
-    adopted = helpers.wait_until(
-        lambda: (s := new.state("ticker"))["shim_pid"] not in (old_shim, None) and s, 10,
-        what="a new shim for ticker")
-    assert adopted["status"] == "running", adopted
+    sigkill_and_adopt(new, "ticker")
     ticks = tether("logs", "ticker")[1].count("tick")
     helpers.wait_until(lambda: tether("logs", "ticker")[1].count("tick") > ticks + 3,
                        what="ticker's output logged by its new shim")
     assert tether("kill", "ticker") == (0, "", "")
     assert tether("wait", "ticker") == (5, "5\n", "")
+
+
+def sigkill_and_adopt(new, cid):
+    """SIGKILL CID's (old) shim; return its state once a shim of this release runs it."""
+    before = new.state(cid)
+    os.kill(before["shim_pid"], signal.SIGKILL)
+    adopted = helpers.wait_until(
+        lambda: (s := new.state(cid))["shim_pid"] not in (before["shim_pid"], None) and s, 10,
+        what=f"a new shim for {cid}")
+    assert (adopted["status"], adopted["pid"]) == ("running", before["pid"]), adopted
+    return adopted
 
 
 def check_journal(root, old_seqs):
