@@ -93,3 +93,46 @@ def test_ttrpc_server_and_client_over_a_socket(tmp_path):
         await server.close()
 
     asyncio.run(scenario())
+
+
+def test_ttrpc_a_call_outlives_its_client_but_a_wait_does_not(tmp_path):
+    """containerd SIGKILLed mid-call: a Create or Start must finish, a Wait may go."""
+    async def scenario():
+        release = asyncio.Event()
+        entered, finished, cancelled = [], [], []
+
+        async def change(_payload, _conn):
+            entered.append("change")
+            await release.wait()
+            finished.append("change")
+            return b""
+
+        async def wait(_payload, _conn):
+            entered.append("wait")
+            try:
+                await asyncio.Event().wait()  # forever, unless cancelled
+            except asyncio.CancelledError:
+                cancelled.append("wait")
+                raise
+
+        path = os.path.join(tmp_path, "t.sock")
+        server = ttrpc.Server({("svc", "Change"): change, ("svc", "Wait"): wait},
+                              waits={("svc", "Wait")})
+        await server.listen(path)
+        client = await ttrpc.Client.connect(path)
+        calls = [asyncio.ensure_future(client.call("svc", name, b"")) for name in ("Change", "Wait")]
+        while len(entered) < 2:
+            await asyncio.sleep(0.001)  # the event loop's turn: both calls reach the server
+        client.close()
+        for call in calls:
+            call.cancel()
+        while not cancelled:
+            await asyncio.sleep(0.001)  # the server sees the hang-up on its next read
+        assert not finished
+        release.set()
+        while not finished:
+            await asyncio.sleep(0.001)
+        assert cancelled == ["wait"] and finished == ["change"]
+        await server.close()
+
+    asyncio.run(asyncio.wait_for(scenario(), 10))
