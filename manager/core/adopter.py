@@ -3,7 +3,8 @@
 The manager's side of re-adoption (docs/durability.md). While a shim lives,
 collect() copies the fds that carry its process's stdio into the fd store
 (from the shim's fds.json record, and by matching the process's fds 0-2
-with the shim's in /proc: pipes only), with a pidfd of the process. When the
+with the shim's in /proc: its pipes, and a terminal's master that a shim of
+contract 0 did not record), with a pidfd of the process. When the
 shim is gone without an exit status, rescue() gathers the facts, decides
 (adoption.decide) and acts: it starts shim.adopt with the stored fds
 inherited, writes the exit status it read, or reports what it cannot know.
