@@ -61,6 +61,7 @@ def root(tmp):
     os.mkdir(path, 0o711)
     yield path
     leaked = helpers.processes_mentioning(path)
+    seen = {pid: helpers.read_cmdline(pid)[:200] for pid in leaked}  # for the message
     for pid in leaked:
         helpers.kill_if_alive(pid)
     running = [c for c in helpers.runc_list(os.path.join(path, "runc")) if c[1] != "stopped"]
@@ -68,7 +69,7 @@ def root(tmp):
     for pid in leaked:
         helpers.wait_until(lambda: not helpers.pid_alive(pid), 5, what=f"leaked pid {pid} gone")
     if leaked or running:
-        pytest.fail(f"test leaked processes {leaked} / running containers {running}")
+        pytest.fail(f"test leaked processes {seen} / running containers {running}")
 
 
 def _open_fds():
