@@ -60,6 +60,12 @@ def root(tmp):
     path = os.path.join(tmp, "root")
     os.mkdir(path, 0o711)
     yield path
+    # A runtime command under way ends by itself: the manager, SIGKILLed by its
+    # fixture just after a `run --rm` returned, may leave its auto-removal's
+    # `runc delete` running for a moment (docs/design.md: --rm does not wait).
+    helpers.wait_until(lambda: not any(b"\0delete\0" in helpers.read_cmdline(pid) for pid in
+                                       helpers.processes_mentioning(path)), 5,
+                       what="the runtime's delete commands to end")
     leaked = helpers.processes_mentioning(path)
     seen = {pid: helpers.read_cmdline(pid)[:200] for pid in leaked}  # for the message
     for pid in leaked:
