@@ -14,7 +14,6 @@ from shim.contract import layout, logformat
 # allocated at the start: a full disk needs no new one), so an adopting shim
 # goes on from a SIGKILLed shim's count (docs/durability.md, full disk).
 DROPPED = layout.DROPPED
-_DROPPED_WIDTH = 20
 _FULL = b" " + logformat.FULL + b" "
 _PARTIAL = b" " + logformat.PARTIAL + b" "
 
@@ -94,8 +93,7 @@ class LogWriter:
     def _load_dropped(self):
         """Return the count a previous shim of this log left, creating the file if none."""
         try:
-            with open(self._dropped_path, "rb") as f:
-                return int(f.read(_DROPPED_WIDTH + 1).strip() or 0)
+            return layout.read_dropped(self._dropped_path)
         except FileNotFoundError:
             pass
         except (OSError, ValueError) as err:
@@ -111,7 +109,7 @@ class LogWriter:
             fd = os.open(self._dropped_path, os.O_WRONLY | os.O_CLOEXEC | os.O_NOFOLLOW | flags,
                          0o600)
             try:
-                os.pwrite(fd, b"%-*d\n" % (_DROPPED_WIDTH, count), 0)
+                os.pwrite(fd, b"%-*d\n" % (layout.DROPPED_WIDTH, count), 0)
             finally:
                 os.close(fd)
         except OSError:

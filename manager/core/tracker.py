@@ -112,8 +112,7 @@ class Tracker:
         drain after exitStatus too (exitStatus's count is the one at the exit).
         """
         try:
-            with open(os.path.join(proc.dir, layout.DROPPED), "rb") as f:
-                counted = int(f.read(32).strip() or 0)
+            counted = layout.read_dropped(os.path.join(proc.dir, layout.DROPPED))
         except (OSError, ValueError):
             return
         if counted > proc.dropped_bytes:

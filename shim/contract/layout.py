@@ -46,6 +46,7 @@ EXIT_FIFO = "exit"
 EXIT_STATUS = "exitStatus"
 OUTPUT_LOG = "output.log"  # rotated names: shim.contract.logformat
 DROPPED = ".dropped-bytes"  # output bytes a full disk dropped, a running count
+DROPPED_WIDTH = 20  # its decimal count, space-padded, then a newline: rewritten in place
 SHIM_LOG = "shim.log"
 RUNTIME_LOG = "runtime.log"
 CONSOLE_SOCKET = "console.sock"
@@ -339,6 +340,12 @@ def read_exit_status(proc_dir):
     if not isinstance(obj.get("exit_code"), int) or not isinstance(obj.get("exited_at"), str):
         raise StateError(f"read {path}: missing exit_code or exited_at")
     return obj
+
+
+def read_dropped(path):
+    """Return the count in a DROPPED file at PATH (OSError, ValueError if unreadable)."""
+    with open(path, "rb") as f:
+        return int(f.read(DROPPED_WIDTH + 1).strip() or 0)
 
 
 def contract_data():
